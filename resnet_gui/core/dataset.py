@@ -1,0 +1,295 @@
+"""Scan and validate a class-per-folder image tree, and split it for training.
+
+Every candidate file is decoded in full during the scan (in parallel threads: Pillow releases the
+GIL while decoding), so a broken file is named in the report and never reaches training. No
+decoded pixels are kept: memory stays flat however large the folder is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from resnet_gui.core.errors import DatasetError, ImageError
+from resnet_gui.core.images import (
+    MAX_PIXELS,
+    has_image_extension,
+    is_hidden,
+    open_image,
+)
+
+#: A class with fewer than this fraction of the largest class's images gets a warning.
+IMBALANCE_RATIO = 0.25
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One usable image: its path, class index, pixel size and content hash."""
+
+    path: str
+    label: int
+    width: int
+    height: int
+    sha1: str
+
+
+@dataclass(frozen=True)
+class UnusableFile:
+    """A file that looked like an image but cannot be used, with the reason."""
+
+    path: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class DatasetReport:
+    """What :func:`scan_dataset` found: classes, usable images, unusable files and warnings."""
+
+    root: str
+    classes: list[str]
+    images: list[ImageRecord]
+    unusable: list[UnusableFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Usable images per class name, in class order."""
+        c = Counter(r.label for r in self.images)
+        return {name: c.get(i, 0) for i, name in enumerate(self.classes)}
+
+    @property
+    def paths(self) -> list[str]:
+        """Paths of the usable images."""
+        return [r.path for r in self.images]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class indices of the usable images, as an int32 array."""
+        return np.array([r.label for r in self.images], dtype=np.int32)
+
+    def median_size(self) -> int:
+        """Median of min(width, height) over the usable images (0 when there are none)."""
+        if not self.images:
+            return 0
+        return int(np.median([min(r.width, r.height) for r in self.images]))
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (what ``resnet-gui scan --format json`` prints)."""
+        return {
+            "root": self.root,
+            "classes": self.classes,
+            "counts": self.counts,
+            "total_images": len(self.images),
+            "median_image_size": self.median_size(),
+            "unusable": [asdict(u) for u in self.unusable],
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_json(self) -> str:
+        """The :meth:`to_dict` summary as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _list_files(folder: Path) -> list[Path]:
+    """All files below ``folder``, sorted, hidden folders not entered."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in sorted(filenames))
+    return found
+
+
+def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str]:
+    """Decode one file fully; return (width, height, sha1 of the bytes). Raises ImageError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(str(path), "unreadable", exc.strerror or str(exc)) from None
+    img = open_image(data, max_pixels=max_pixels, name=str(path))
+    return img.size[0], img.size[1], hashlib.sha1(data).hexdigest()
+
+
+def scan_dataset(
+    root: str | os.PathLike[str],
+    *,
+    classes: Iterable[str] | None = None,
+    max_pixels: int = MAX_PIXELS,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DatasetReport:
+    """Scan a folder holding one subfolder per class and validate every image in it.
+
+    Args:
+        root: the dataset folder.
+        classes: expected class names (e.g. a model's, for evaluation). Subfolders not named here
+            are an error; named classes without a folder simply have no images.
+        max_pixels: larger images are reported as "too large".
+        workers: decoding threads (default: one per CPU, at least 2).
+        progress: called as ``progress(done, total)`` while files are checked.
+        should_stop: polled between files; when it returns True the scan raises DatasetError.
+
+    Returns:
+        A :class:`DatasetReport`; images are in class order, then path order.
+
+    Raises:
+        DatasetError: the path does not exist or is not a folder, it has fewer than two class
+            folders, or no usable image was found.
+    """
+    import time
+
+    start = time.perf_counter()
+    root_path = Path(root).expanduser()
+    if not root_path.exists():
+        raise DatasetError(f"dataset folder does not exist: {root_path}")
+    if not root_path.is_dir():
+        raise DatasetError(f"not a folder: {root_path} (expected one subfolder per class)")
+    folders = sorted(p.name for p in root_path.iterdir() if p.is_dir() and not is_hidden(p))
+    if classes is not None:
+        class_names = list(classes)
+        unknown = [f for f in folders if f not in class_names]
+        if unknown:
+            raise DatasetError(
+                f"{root_path} has class folders the model does not know: {', '.join(unknown)}"
+            )
+    else:
+        class_names = folders
+        if not folders:
+            raise DatasetError(
+                f"no class folders in {root_path}: put each class's images in its own subfolder"
+            )
+        if len(folders) == 1:
+            raise DatasetError(
+                f"only one class folder in {root_path} ({folders[0]}): a classifier needs at "
+                "least two classes, each in its own subfolder"
+            )
+
+    skipped: list[str] = []
+    loose = [p for p in root_path.iterdir() if p.is_file() and has_image_extension(p)]
+    jobs: list[tuple[Path, int]] = []
+    for index, name in enumerate(class_names):
+        folder = root_path / name
+        if not folder.is_dir():
+            continue
+        for path in _list_files(folder):
+            if is_hidden(path):
+                skipped.append(str(path))
+            elif has_image_extension(path):
+                jobs.append((path, index))
+            else:
+                skipped.append(str(path))
+
+    records: list[ImageRecord | None] = [None] * len(jobs)
+    unusable: list[UnusableFile] = []
+    n_workers = workers or max(2, os.cpu_count() or 2)
+
+    def check(i: int) -> None:
+        path, label = jobs[i]
+        try:
+            w, h, digest = _check_file(path, max_pixels)
+            records[i] = ImageRecord(str(path), label, w, h, digest)
+        except ImageError as err:
+            unusable.append(UnusableFile(str(path), err.reason, err.detail))
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        # Submit in bounded waves so should_stop is honoured quickly and memory stays flat.
+        wave = n_workers * 8
+        for begin in range(0, len(jobs), wave):
+            if should_stop is not None and should_stop():
+                raise DatasetError("scan stopped")
+            list(pool.map(check, range(begin, min(begin + wave, len(jobs)))))
+            done = min(begin + wave, len(jobs))
+            if progress is not None:
+                progress(done, len(jobs))
+
+    images = [r for r in records if r is not None]
+    unusable.sort(key=lambda u: u.path)
+    report = DatasetReport(
+        root=str(root_path),
+        classes=class_names,
+        images=images,
+        unusable=unusable,
+        skipped=sorted(skipped),
+        seconds=time.perf_counter() - start,
+    )
+    if not images:
+        raise DatasetError(
+            f"no usable images in {root_path}"
+            + (f" ({len(unusable)} files could not be read)" if unusable else "")
+        )
+    report.warnings = _warnings(report, loose)
+    return report
+
+
+def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
+    """Problems worth a look that do not stop training."""
+    out: list[str] = []
+    counts = report.counts
+    largest = max(counts.values())
+    for name, n in counts.items():
+        if n == 0:
+            out.append(f"class '{name}' has no usable images")
+        elif n < IMBALANCE_RATIO * largest:
+            out.append(
+                f"class '{name}' has {n} images, far fewer than the largest class ({largest}): "
+                "its accuracy will suffer"
+            )
+        elif n < 5:
+            out.append(f"class '{name}' has only {n} images")
+    by_hash: dict[str, list[ImageRecord]] = defaultdict(list)
+    for rec in report.images:
+        by_hash[rec.sha1].append(rec)
+    for recs in by_hash.values():
+        labels = {r.label for r in recs}
+        if len(labels) > 1:
+            names = ", ".join(f"{report.classes[r.label]}/{Path(r.path).name}" for r in recs)
+            out.append(f"identical files in different classes: {names}")
+    if loose:
+        out.append(
+            f"{len(loose)} image(s) lie directly in the dataset folder, outside any class "
+            "folder, and are not used"
+        )
+    return out
+
+
+def stratified_split(
+    labels: np.ndarray, val_fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (train, validation), keeping each class's share.
+
+    Each class with at least two images gives at least one to validation (when val_fraction > 0)
+    and keeps at least one for training.
+
+    Raises:
+        DatasetError: val_fraction is outside [0, 0.9].
+    """
+    if not 0.0 <= val_fraction <= 0.9:
+        raise DatasetError(f"validation split must be between 0 and 0.9, got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    train_idx: list[int] = []
+    val_idx: list[int] = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * val_fraction))
+        if val_fraction > 0 and len(idx) >= 2:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        else:
+            n_val = 0 if len(idx) < 2 else n_val
+        val_idx.extend(idx[:n_val].tolist())
+        train_idx.extend(idx[n_val:].tolist())
+    return np.array(sorted(train_idx), dtype=np.int64), np.array(sorted(val_idx), dtype=np.int64)

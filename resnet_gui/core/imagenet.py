@@ -1,0 +1,66 @@
+"""The stock ImageNet ResNet-50 (1000 classes), wrapped like a trained model of our own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from resnet_gui.core.errors import WeightsUnavailableError
+from resnet_gui.core.models import (
+    WEIGHTS_URL,
+    custom_layer,
+    imagenet_unavailable_message,
+    keras_home,
+    keras_module,
+)
+
+TOP_WEIGHTS = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet class names: from ``assets/imagenet_classes.txt`` when shipped, else
+    from Keras' cached ``imagenet_class_index.json``, else ``class_0 .. class_999``."""
+    shipped = ASSETS / "imagenet_classes.txt"
+    if shipped.is_file():
+        names = [n.strip() for n in shipped.read_text(encoding="utf-8").splitlines() if n.strip()]
+        if len(names) == 1000:
+            return names
+    cached = keras_home() / "models" / "imagenet_class_index.json"
+    if cached.is_file():
+        index = json.loads(cached.read_text(encoding="utf-8"))
+        return [index[str(i)][1] for i in range(1000)]
+    return [f"class_{i}" for i in range(1000)]
+
+
+def imagenet_classifier() -> Any:
+    """A :class:`~resnet_gui.core.inference.Classifier` over Keras' ImageNet ResNet-50.
+
+    Raises:
+        WeightsUnavailableError: the weights are neither cached nor downloadable.
+    """
+    from resnet_gui.core.inference import Classifier
+
+    keras = keras_module()
+    target = keras_home() / "models" / TOP_WEIGHTS
+    if not target.is_file():
+        try:
+            keras.utils.get_file(
+                TOP_WEIGHTS, WEIGHTS_URL + TOP_WEIGHTS, cache_subdir="models",
+                cache_dir=str(keras_home()),
+            )
+        except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
+            message = imagenet_unavailable_message("resnet50", exc).replace(
+                "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", TOP_WEIGHTS
+            )
+            raise WeightsUnavailableError(message) from None
+    base = keras.applications.ResNet50(weights=str(target))
+    inputs = keras.Input((None, None, 3), name="image")
+    x = custom_layer("Preprocess")(224, "caffe", name="preprocess")(inputs)
+    x = base(x)
+    names = imagenet_class_names()
+    info = {"architecture": "resnet50 (ImageNet)", "image_size": 224}
+    outputs = custom_layer("ModelCard")(names, info, name="model_card")(x)
+    model = keras.Model(inputs, outputs, name="imagenet_resnet50")
+    return Classifier.from_model(model, source="Keras ImageNet ResNet-50")

@@ -1,0 +1,249 @@
+"""Load a saved classifier safely and classify photos with it, in bounded-memory batches."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_gui.core.errors import ImageError, ModelFileError
+from resnet_gui.core.images import is_image_candidate, load_image, open_image, resize_square
+
+
+@dataclass
+class Prediction:
+    """The result for one input: top-k (label, probability) pairs, or an error message."""
+
+    path: str
+    labels: list[str] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)
+    error: str | None = None
+    thumbnail: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def top(self) -> tuple[str, float] | None:
+        """The most likely (label, probability), or None on error."""
+        return (self.labels[0], self.probabilities[0]) if self.labels else None
+
+    def to_dict(self) -> dict:
+        """The JSON form used by ``resnet-gui predict --format json``."""
+        return {
+            "path": self.path,
+            "predictions": [
+                {"label": lab, "probability": round(float(p), 6)}
+                for lab, p in zip(self.labels, self.probabilities, strict=True)
+            ],
+            "error": self.error,
+        }
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Save ``model`` to ``path`` (``.keras``) atomically: a temporary file, then a rename.
+
+    A crash during the save leaves any earlier file at ``path`` untouched.
+
+    Raises:
+        ModelFileError: the path does not end in ``.keras`` or the save failed.
+    """
+    target = Path(path).expanduser()
+    if target.suffix != ".keras":
+        raise ModelFileError(f"model files end in .keras: {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def expand_inputs(items: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files stay as given; folders become their image files (recursively, sorted)."""
+    out: list[str] = []
+    for item in items:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                out.extend(
+                    str(Path(dirpath) / f) for f in sorted(filenames) if is_image_candidate(f)
+                )
+        else:
+            out.append(str(p))
+    return out
+
+
+class Classifier:
+    """A trained classifier: the Keras model, its class names, input size and metadata."""
+
+    def __init__(self, model: Any, class_names: list[str], image_size: int, info: dict) -> None:
+        self.model = model
+        self.class_names = class_names
+        self.image_size = image_size
+        self.info = info
+        self._predict_fn: Any = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Classifier:
+        """Load a ``.keras`` file with ``safe_mode=True`` (no code in the file ever runs).
+
+        Raises:
+            ModelFileError: missing, not a ``.keras`` archive, corrupt, or refused by safe mode.
+        """
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ModelFileError(f"model file not found: {p}")
+        if not zipfile.is_zipfile(p):
+            raise ModelFileError(f"not a Keras model file (.keras archive): {p}")
+        from resnet_gui.core.models import keras_module
+
+        keras = keras_module()
+        try:
+            model = keras.saving.load_model(p, compile=False, safe_mode=True)
+        except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for bad files
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError(f"cannot load model {p}: {first[:300]}") from exc
+        return cls.from_model(model, source=str(p))
+
+    @classmethod
+    def from_model(cls, model: Any, source: str = "") -> Classifier:
+        """Wrap an in-memory model (e.g. the one just trained).
+
+        Raises:
+            ModelFileError: the model does not map images to class probabilities.
+        """
+        from resnet_gui.core.models import model_card, model_image_size
+
+        try:
+            names, info = model_card(model)
+            size = model_image_size(model)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFileError(f"not an image classifier: {source or model.name}") from exc
+        shape = model.inputs[0].shape
+        if len(shape) != 4 or shape[-1] not in (3, None):
+            raise ModelFileError(f"not an image classifier (input shape {tuple(shape)})")
+        if size is None:
+            size = 224
+        info = {**info, "source": source}
+        return cls(model, names, int(size), info)
+
+    @property
+    def architecture(self) -> str:
+        """Architecture name from the metadata ('' when unknown)."""
+        return str(self.info.get("architecture", ""))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        if self._predict_fn is None:
+            from resnet_gui.core.tfsetup import import_tensorflow
+
+            tf = import_tensorflow()
+            model = self.model
+            self._predict_fn = tf.function(
+                lambda x: model(x, training=False), reduce_retracing=True
+            )
+        return np.asarray(self._predict_fn(batch.astype(np.float32)))
+
+    def predict_arrays(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities for RGB uint8 arrays (any size; resized like files are).
+
+        Returns:
+            An (N, num_classes) float array.
+        """
+        from PIL import Image
+
+        batch = np.stack([
+            a if a.shape[:2] == (self.image_size, self.image_size)
+            else np.asarray(
+                Image.fromarray(np.asarray(a, np.uint8)).resize(
+                    (self.image_size, self.image_size), Image.Resampling.BILINEAR
+                )
+            )
+            for a in images
+        ])
+        return self._run(batch)
+
+    def iter_predict(
+        self,
+        inputs: Iterable[str | os.PathLike[str]],
+        *,
+        top_k: int = 3,
+        batch_size: int = 32,
+        should_stop: Callable[[], bool] | None = None,
+        thumbnail_size: int | None = None,
+    ) -> Iterator[list[Prediction]]:
+        """Classify files (folders are expanded), yielding one list of results per batch.
+
+        Decoding of the next batch overlaps the model's work on this one; memory holds at most
+        two batches of images. With ``thumbnail_size``, each result also carries an upright RGB
+        thumbnail made from the same decode (for the GUI's cards).
+        """
+        paths = expand_inputs(inputs)
+        k = max(1, min(top_k, len(self.class_names)))
+        size = self.image_size
+
+        def decode(chunk: list[str]) -> tuple[list[str], np.ndarray, dict[int, str], list]:
+            arr = np.zeros((len(chunk), size, size, 3), np.uint8)
+            errors: dict[int, str] = {}
+            thumbs: list[np.ndarray | None] = [None] * len(chunk)
+            for i, path in enumerate(chunk):
+                try:
+                    if thumbnail_size:
+                        # Same draft as load_image(path, size): GUI and CLI see identical pixels.
+                        img = open_image(path, draft=size)
+                        arr[i] = np.asarray(resize_square(img, size))
+                        img.thumbnail((thumbnail_size, thumbnail_size))
+                        thumbs[i] = np.asarray(img, dtype=np.uint8)
+                    else:
+                        arr[i] = load_image(path, size)
+                except ImageError as err:
+                    errors[i] = err.reason + (f": {err.detail}" if err.detail else "")
+            return chunk, arr, errors, thumbs
+
+        chunks = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(decode, chunks[0]) if chunks else None
+            for index in range(len(chunks)):
+                if should_stop is not None and should_stop():
+                    return
+                chunk, arr, errors, thumbs = pending.result()
+                if index + 1 < len(chunks):
+                    pending = pool.submit(decode, chunks[index + 1])
+                ok = [i for i in range(len(chunk)) if i not in errors]
+                probs = self._run(arr[ok]) if ok else np.zeros((0, len(self.class_names)))
+                results: list[Prediction] = []
+                row = 0
+                for i, path in enumerate(chunk):
+                    if i in errors:
+                        results.append(Prediction(path, error=errors[i]))
+                        continue
+                    p = probs[row]
+                    row += 1
+                    order = np.argsort(-p)[:k]
+                    results.append(
+                        Prediction(
+                            path,
+                            [self.class_names[j] for j in order],
+                            [float(p[j]) for j in order],
+                            thumbnail=thumbs[i],
+                        )
+                    )
+                yield results
+
+    def predict(
+        self, inputs: Iterable[str | os.PathLike[str]], *, top_k: int = 3, batch_size: int = 32
+    ) -> list[Prediction]:
+        """Classify files and folders; see :meth:`iter_predict`."""
+        out: list[Prediction] = []
+        for batch in self.iter_predict(inputs, top_k=top_k, batch_size=batch_size):
+            out.extend(batch)
+        return out

@@ -1,0 +1,510 @@
+"""The ResNet zoo, the classification head, and the layers that make a model file self-describing.
+
+ResNet-18/34 are assembled here from basic residual blocks (He et al. 2015): conv-BN-ReLU-conv-BN
+plus a shortcut (a 1x1 projection when the shape changes), then ReLU. ResNet-50/101/152 and their
+v2 variants come from ``keras.applications``. Every model has the same outer shape:
+
+    image (any size, RGB 0..255) -> "preprocess" (resize + the backbone's own normalisation)
+    -> "backbone" -> "pool" (global average) -> ["hidden"] -> "dropout" -> "predictions" (softmax)
+    -> "model_card" (identity; holds class names and training metadata)
+
+TensorFlow/Keras are imported inside functions only (see :func:`keras_module`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What an architecture is made of and how its inputs are normalised."""
+
+    name: str
+    title: str
+    block: str  # "basic" (built here) or "keras" (keras.applications)
+    depths: tuple[int, ...]
+    preprocess: str  # "caffe", "tf" or "unit"
+    keras_name: str | None = None
+    weights_file: str | None = None
+
+    @property
+    def has_imagenet(self) -> bool:
+        """True when Keras can provide ImageNet weights for this architecture."""
+        return self.weights_file is not None
+
+
+def _keras_spec(name: str, title: str, depths: tuple[int, ...], v2: bool) -> ArchSpec:
+    base = name.replace("resnet", "ResNet").replace("v2", "V2")
+    return ArchSpec(
+        name=name,
+        title=title,
+        block="keras",
+        depths=depths,
+        preprocess="tf" if v2 else "caffe",
+        keras_name=base,
+        weights_file=f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    )
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {
+    "resnet18": ArchSpec("resnet18", "ResNet-18", "basic", (2, 2, 2, 2), "tf"),
+    "resnet34": ArchSpec("resnet34", "ResNet-34", "basic", (3, 4, 6, 3), "tf"),
+    "resnet50": _keras_spec("resnet50", "ResNet-50", (3, 4, 6, 3), False),
+    "resnet101": _keras_spec("resnet101", "ResNet-101", (3, 4, 23, 3), False),
+    "resnet152": _keras_spec("resnet152", "ResNet-152", (3, 8, 36, 3), False),
+    "resnet50v2": _keras_spec("resnet50v2", "ResNet-50 v2", (3, 4, 6, 3), True),
+    "resnet101v2": _keras_spec("resnet101v2", "ResNet-101 v2", (3, 4, 23, 3), True),
+    "resnet152v2": _keras_spec("resnet152v2", "ResNet-152 v2", (3, 8, 36, 3), True),
+}
+
+#: Per-channel means (BGR order) that Keras' caffe-mode ``preprocess_input`` subtracts.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def get_arch(name: str) -> ArchSpec:
+    """Look up an architecture by name (case-insensitive, '-' and '_' ignored).
+
+    Raises:
+        TrainingError: the name is unknown.
+    """
+    key = name.lower().replace("-", "").replace("_", "")
+    if key not in ARCHITECTURES:
+        raise TrainingError(
+            f"unknown architecture: {name!r}; choose one of {', '.join(ARCHITECTURES)}"
+        )
+    return ARCHITECTURES[key]
+
+
+def keras_home() -> Path:
+    """The Keras cache folder (``$KERAS_HOME`` or ``~/.keras``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+
+
+def imagenet_weights_path(arch: str) -> Path | None:
+    """Where Keras keeps the no-top ImageNet weights of ``arch`` (None if it has none)."""
+    spec = get_arch(arch)
+    if spec.weights_file is None:
+        return None
+    return keras_home() / "models" / spec.weights_file
+
+
+def imagenet_weights_cached(arch: str) -> bool:
+    """True when the ImageNet weights file of ``arch`` is already in the Keras cache."""
+    path = imagenet_weights_path(arch)
+    return path is not None and path.is_file() and path.stat().st_size > 0
+
+
+WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+
+
+def fetch_imagenet_weights(arch: str, log: Any = None) -> Path:
+    """Return the cached no-top ImageNet weights of ``arch``, downloading them if needed.
+
+    Args:
+        arch: an architecture with ImageNet weights (resnet50, resnet101, ...).
+        log: optional callable given ``{"message": ...}`` before a download starts.
+
+    Raises:
+        WeightsUnavailableError: no network and no cached file (names the file to place where).
+    """
+    spec = get_arch(arch)
+    target = imagenet_weights_path(arch)
+    if target is None:
+        raise WeightsUnavailableError(f"Keras ships no ImageNet weights for {spec.title}")
+    if imagenet_weights_cached(arch):
+        return target
+    keras = keras_module()
+    if log is not None:
+        log({"message": f"downloading ImageNet weights for {spec.title} ({target.name})…"})
+    try:
+        got = keras.utils.get_file(
+            spec.weights_file, WEIGHTS_URL + (spec.weights_file or ""), cache_subdir="models",
+            cache_dir=str(keras_home()),
+        )
+    except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
+        raise WeightsUnavailableError(imagenet_unavailable_message(arch, exc)) from None
+    return Path(got)
+
+
+@functools.cache
+def keras_module() -> Any:
+    """Import Keras (and TensorFlow) on first use, registering this module's custom layers."""
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    _register_layers(keras)
+    return keras
+
+
+_LAYERS: dict[str, type] = {}
+
+
+def _register_layers(keras: Any) -> None:
+    """Define and register the custom layers once Keras is imported."""
+    if _LAYERS:
+        return
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="resnet_gui", name="Preprocess")
+    class Preprocess(keras.layers.Layer):
+        """Resize to ``image_size`` and normalise the way the backbone expects.
+
+        Input: RGB images with values 0..255, any size and numeric dtype.
+        Modes: "caffe" (RGB->BGR, ImageNet mean subtracted: ResNet v1), "tf" (scaled to [-1, 1]:
+        ResNet v2 and the models built here), "unit" (scaled to [0, 1]).
+        """
+
+        def __init__(self, image_size: int, mode: str = "tf", **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if mode not in ("caffe", "tf", "unit"):
+                raise ValueError(f"unknown preprocessing mode; Received: mode={mode}")
+            self.image_size = int(image_size)
+            self.mode = mode
+
+        def call(self, x: Any) -> Any:
+            x = ops.cast(x, "float32")
+            x = keras.ops.image.resize(
+                x, (self.image_size, self.image_size), interpolation="bilinear", antialias=True
+            )
+            if self.mode == "caffe":
+                x = ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, "float32")
+            elif self.mode == "tf":
+                x = x / 127.5 - 1.0
+            else:
+                x = x / 255.0
+            return ops.cast(x, self.compute_dtype)
+
+        def compute_output_shape(self, input_shape: tuple) -> tuple:
+            return (input_shape[0], self.image_size, self.image_size, 3)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "image_size": self.image_size, "mode": self.mode}
+
+    @keras.saving.register_keras_serializable(package="resnet_gui", name="ModelCard")
+    class ModelCard(keras.layers.Layer):
+        """An identity layer that carries class names and training metadata inside the file."""
+
+        def __init__(
+            self, class_names: list[str], info: dict | None = None, **kwargs: Any
+        ) -> None:
+            super().__init__(**kwargs)
+            self.class_names = [str(c) for c in class_names]
+            self.info = dict(info or {})
+
+        def call(self, x: Any) -> Any:
+            return x
+
+        def compute_output_shape(self, input_shape: tuple) -> tuple:
+            return input_shape
+
+        def get_config(self) -> dict:
+            return {
+                **super().get_config(),
+                "class_names": self.class_names,
+                "info": self.info,
+            }
+
+    _LAYERS["Preprocess"] = Preprocess
+    _LAYERS["ModelCard"] = ModelCard
+
+
+def custom_layer(name: str) -> type:
+    """The registered custom layer class ``name`` ("Preprocess" or "ModelCard")."""
+    keras_module()
+    return _LAYERS[name]
+
+
+# --------------------------------------------------------------------------- basic-block ResNets
+
+
+def basic_block(
+    x: Any, filters: int, stride: int = 1, *, name: str, bn_momentum: float = 0.9
+) -> Any:
+    """One basic residual block: relu(BN(conv(relu(BN(conv(x))))) + shortcut(x)).
+
+    The shortcut is the identity, or a strided 1x1 convolution + BN when the shape changes.
+    """
+    keras = keras_module()
+    layers = keras.layers
+    eps = 1.001e-5
+    in_channels = x.shape[-1]
+    if stride != 1 or in_channels != filters:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv"
+        )(x)
+        shortcut = layers.BatchNormalization(
+            momentum=bn_momentum, epsilon=eps, name=f"{name}_0_bn"
+        )(shortcut)
+    else:
+        shortcut = x
+    y = layers.Conv2D(
+        filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_1_conv"
+    )(x)
+    y = layers.BatchNormalization(momentum=bn_momentum, epsilon=eps, name=f"{name}_1_bn")(y)
+    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    # Zero-init the last BN's scale: each block starts as the identity, which trains faster.
+    y = layers.BatchNormalization(
+        momentum=bn_momentum, epsilon=eps, gamma_initializer="zeros", name=f"{name}_2_bn"
+    )(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def stem_stride_for(image_size: int) -> int:
+    """The stem's total down-sampling so the first stage sees about 32x32 (or less) pixels.
+
+    The paper's 7x7/2 conv + 3x3/2 max-pool (x4) suits 224 px photos but throws most of a small
+    image away; a 32-64 px input keeps its detail with a 3x3 stem of stride 1 or 2.
+    """
+    if image_size <= 48:
+        return 1
+    if image_size <= 96:
+        return 2
+    return 4
+
+
+def build_basic_resnet(
+    depths: tuple[int, ...],
+    *,
+    width: int = 64,
+    stem_stride: int = 4,
+    bn_momentum: float = 0.9,
+    name: str = "resnet18",
+) -> Any:
+    """Build a basic-block ResNet backbone (no head) taking normalised images of any size.
+
+    Args:
+        depths: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-34.
+        width: filters of the first stage; later stages double it (64 in the paper).
+        stem_stride: 1 or 2 (a 3x3 conv of that stride) or 4 (the paper's 7x7/2 + max-pool).
+        bn_momentum: BatchNorm moving-average momentum.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` mapping (None, H, W, 3) to the last stage's feature map.
+    """
+    keras = keras_module()
+    layers = keras.layers
+    if stem_stride not in (1, 2, 4):
+        raise ValueError(f"stem_stride must be 1, 2 or 4; Received: stem_stride={stem_stride}")
+    inputs = keras.Input((None, None, 3), name="image")
+    if stem_stride == 4:
+        x = layers.Conv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(
+            inputs
+        )
+    else:
+        x = layers.Conv2D(
+            width, 3, strides=stem_stride, padding="same", use_bias=False, name="stem_conv"
+        )(inputs)
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1.001e-5, name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    if stem_stride == 4:
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    for stage, blocks in enumerate(depths, start=1):
+        filters = width * 2 ** (stage - 1)
+        for block in range(1, blocks + 1):
+            stride = 2 if (block == 1 and stage > 1) else 1
+            x = basic_block(
+                x, filters, stride, name=f"conv{stage + 1}_block{block}", bn_momentum=bn_momentum
+            )
+    return keras.Model(inputs, x, name=name)
+
+
+def _keras_backbone(spec: ArchSpec, weights: str | None) -> Any:
+    """A keras.applications backbone without its top; ``weights`` is None, 'imagenet' or a path."""
+    keras = keras_module()
+    constructor = getattr(keras.applications, spec.keras_name or "")
+    try:
+        return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+    except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
+        if weights == "imagenet":
+            raise WeightsUnavailableError(imagenet_unavailable_message(spec.name, exc)) from exc
+        if weights:
+            raise WeightsUnavailableError(
+                f"cannot load weights file {weights} into {spec.title}: {exc}"
+            ) from exc
+        raise
+
+
+def imagenet_unavailable_message(arch: str, cause: BaseException | str) -> str:
+    """One line saying the ImageNet weights cannot be had, and which file to place where."""
+    target = imagenet_weights_path(arch)
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return (
+        f"ImageNet weights for {get_arch(arch).title} are not available ({first[:160]}). "
+        f"Place {target.name if target else '?'} in {target.parent if target else '~/.keras/models'} "
+        "or use --weights none (train from scratch) or --weights PATH"
+    )
+
+
+def build_backbone(
+    arch: str,
+    *,
+    weights: str | None = None,
+    width: int = 64,
+    stem_stride: int = 4,
+    bn_momentum: float = 0.9,
+) -> Any:
+    """Build the backbone of ``arch``; ``weights`` is None, 'imagenet' or a weights-file path.
+
+    Raises:
+        WeightsUnavailableError: the weights cannot be downloaded or loaded.
+        TrainingError: the architecture is unknown, or has no ImageNet weights.
+    """
+    spec = get_arch(arch)
+    if spec.block == "keras":
+        if weights == "imagenet":
+            # Load the cached file by path: Keras would otherwise try the network again.
+            weights = str(fetch_imagenet_weights(arch))
+        backbone = _keras_backbone(spec, weights)
+        if weights is None:
+            for layer in backbone.layers:
+                if layer.__class__.__name__ == "BatchNormalization":
+                    layer.momentum = bn_momentum
+        return backbone
+    if weights == "imagenet":
+        raise TrainingError(
+            f"Keras ships no ImageNet weights for {spec.title}: use resnet50/101/152 for "
+            "transfer learning, or --weights none to train it from scratch"
+        )
+    backbone = build_basic_resnet(
+        spec.depths, width=width, stem_stride=stem_stride, bn_momentum=bn_momentum, name=spec.name
+    )
+    if weights:
+        try:
+            backbone.load_weights(weights)
+        except Exception as exc:  # noqa: BLE001 - h5py/keras raise many kinds
+            raise WeightsUnavailableError(
+                f"cannot load weights file {weights} into {spec.title}: {exc}"
+            ) from exc
+    return backbone
+
+
+def residual_block_names(backbone: Any) -> list[str]:
+    """The backbone's residual blocks, first to last, as layer-name prefixes ('conv5_block3')."""
+    seen: list[str] = []
+    for layer in backbone.layers:
+        parts = layer.name.split("_")
+        if len(parts) >= 2 and parts[0].startswith("conv") and parts[1].startswith("block"):
+            prefix = f"{parts[0]}_{parts[1]}"
+            if prefix not in seen:
+                seen.append(prefix)
+    return seen
+
+
+def set_trainable_blocks(backbone: Any, top_blocks: int) -> int:
+    """Freeze the backbone except its top ``top_blocks`` residual blocks (BatchNorm stays frozen).
+
+    Returns:
+        The number of layers made trainable.
+    """
+    blocks = residual_block_names(backbone)
+    chosen = set(blocks[-top_blocks:]) if top_blocks > 0 else set()
+    backbone.trainable = True
+    made = 0
+    for layer in backbone.layers:
+        prefix = "_".join(layer.name.split("_")[:2])
+        is_bn = layer.__class__.__name__ == "BatchNormalization"
+        layer.trainable = prefix in chosen and not is_bn
+        made += int(layer.trainable and bool(layer.weights))
+    return made
+
+
+def build_classifier(
+    backbone: Any,
+    *,
+    class_names: list[str],
+    image_size: int,
+    preprocess: str,
+    frozen_inference_bn: bool,
+    dropout: float = 0.0,
+    hidden_units: int = 0,
+    info: dict | None = None,
+) -> Any:
+    """Wrap a backbone into the full, self-describing classifier.
+
+    Args:
+        backbone: from :func:`build_backbone`.
+        class_names: one per output, in label order.
+        image_size: the side the preprocess layer resizes to.
+        preprocess: normalisation mode of the backbone ("caffe", "tf", "unit").
+        frozen_inference_bn: call the backbone with ``training=False`` (pretrained backbones:
+            BatchNorm keeps its ImageNet statistics, also while fine-tuning).
+        dropout: dropout rate before the last layer.
+        hidden_units: an optional Dense+ReLU layer of this width in the head (0: none).
+        info: training metadata stored in the file.
+
+    Returns:
+        A ``keras.Model`` from (None, None, None, 3) images to class probabilities.
+    """
+    keras = keras_module()
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3), name="image")
+    x = custom_layer("Preprocess")(image_size, preprocess, name="preprocess")(inputs)
+    x = backbone(x, training=False) if frozen_inference_bn else backbone(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(len(class_names), activation="softmax", dtype="float32", name="predictions")(
+        x
+    )
+    outputs = custom_layer("ModelCard")(class_names, info or {}, name="model_card")(x)
+    return keras.Model(inputs, outputs, name=f"{backbone.name}_classifier")
+
+
+def build_head(feature_dim: int, num_classes: int, *, dropout: float, hidden_units: int) -> Any:
+    """The head alone (pooled features -> probabilities), with the same layer names as in
+    :func:`build_classifier`, so trained head weights can be copied across."""
+    keras = keras_module()
+    layers = keras.layers
+    inputs = keras.Input((feature_dim,), name="features")
+    x = inputs
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(
+        x
+    )
+    return keras.Model(inputs, outputs, name="head")
+
+
+def model_card(model: Any) -> tuple[list[str], dict]:
+    """(class names, info) stored in a model built by :func:`build_classifier`.
+
+    A plain Keras model without a card gets names ``class_0 .. class_{n-1}`` and empty info.
+    """
+    for layer in model.layers:
+        if layer.__class__.__name__ == "ModelCard":
+            return list(layer.class_names), dict(layer.info)
+    n = int(model.outputs[0].shape[-1])
+    return [f"class_{i}" for i in range(n)], {}
+
+
+def set_model_info(model: Any, **info: Any) -> None:
+    """Update the metadata stored in the model's card (saved with the model)."""
+    for layer in model.layers:
+        if layer.__class__.__name__ == "ModelCard":
+            layer.info.update(info)
+            return
+
+
+def model_image_size(model: Any) -> int | None:
+    """The side the model's preprocess layer resizes to (None for a model without one)."""
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Preprocess":
+            return int(layer.image_size)
+    shape = model.inputs[0].shape
+    return int(shape[1]) if shape[1] is not None else None

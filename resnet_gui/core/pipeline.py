@@ -1,0 +1,197 @@
+"""Input pipeline: decode validated files with the one decoder, batch them with tf.data, augment.
+
+Decoded images are held in memory as uint8 arrays when they fit the budget (a few hundred photos
+at 64-224 px take 5-60 MB), so later epochs never touch the disk; otherwise files are decoded on
+the fly. Either way, shuffling happens after the cache, every epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from resnet_gui.core.errors import ImageError, TrainingError
+from resnet_gui.core.images import load_image
+
+#: Augmentations the user can switch on, in the order they are applied.
+AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
+
+
+class StopRequested(Exception):
+    """Raised inside long loops when the user pressed Stop."""
+
+
+def decode_many(
+    paths: Sequence[str],
+    size: int,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, list[ImageError]]:
+    """Decode ``paths`` to an (N, size, size, 3) uint8 array, in parallel threads.
+
+    A file that fails (it changed since the scan) leaves a black image and an entry in the
+    returned error list; callers drop those rows.
+
+    Raises:
+        StopRequested: ``should_stop`` returned True.
+    """
+    out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
+    errors: list[ImageError] = []
+    bad: list[int] = []
+
+    def work(i: int) -> None:
+        try:
+            out[i] = load_image(paths[i], size)
+        except ImageError as err:
+            errors.append(err)
+            bad.append(i)
+
+    n_workers = workers or max(2, os.cpu_count() or 2)
+    chunk = max(16, n_workers * 8)
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for begin in range(0, len(paths), chunk):
+            if should_stop is not None and should_stop():
+                raise StopRequested
+            list(pool.map(work, range(begin, min(begin + chunk, len(paths)))))
+            if progress is not None:
+                progress(min(begin + chunk, len(paths)), len(paths))
+    return out, errors
+
+
+def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Parse an augmentation list: 'flip,rotate', a sequence of names, 'none' or '' (none).
+
+    Raises:
+        TrainingError: an unknown name.
+    """
+    if spec is None:
+        return ()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [n.strip().lower() for n in names if n.strip()]
+    if names in (["none"], []):
+        return ()
+    if names == ["all"]:
+        return AUGMENTATIONS
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise TrainingError(
+            f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}"
+        )
+    return tuple(n for n in AUGMENTATIONS if n in names)
+
+
+def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> Any:
+    """A Keras Sequential of random layers for ``names`` (None when the list is empty).
+
+    Ranges are moderate (rotation +/-10 degrees, shift/zoom 10%, shear 10%, contrast 20%),
+    scaled by ``strength``; they act on uint8-range float images in the batch.
+    """
+    if not names:
+        return None
+    from resnet_gui.core.models import keras_module
+
+    keras = keras_module()
+    L = keras.layers
+    s = strength
+    layers: list[Any] = []
+    for i, name in enumerate(names):
+        sd = seed + 101 * (i + 1)
+        if name == "flip":
+            layers.append(L.RandomFlip("horizontal", seed=sd))
+        elif name == "rotate":
+            layers.append(L.RandomRotation(0.028 * s, fill_mode="reflect", seed=sd))
+        elif name == "shift":
+            layers.append(L.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=sd))
+        elif name == "zoom":
+            layers.append(L.RandomZoom((-0.1 * s, 0.1 * s), fill_mode="reflect", seed=sd))
+        elif name == "shear":
+            layers.append(L.RandomShear(0.1 * s, 0.1 * s, fill_mode="reflect", seed=sd))
+        elif name == "contrast":
+            layers.append(L.RandomContrast(0.2 * s, value_range=(0, 255), seed=sd))
+    return keras.Sequential(layers, name="augment")
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    augmenter: Any = None,
+) -> Any:
+    """A tf.data pipeline over in-memory uint8 images: shuffled each epoch, augmented, prefetched.
+
+    Labels become one-hot vectors (label smoothing needs them).
+    """
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    tf = import_tensorflow()
+    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def to_float(x: Any, y: Any) -> tuple[Any, Any]:
+        return tf.cast(x, tf.float32), tf.one_hot(y, num_classes)
+
+    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    if augmenter is not None:
+        # Sequential on purpose: the random layers keep their seed state in variables, and
+        # concurrent calls would draw in a different order each run (seeded runs must repeat).
+        ds = ds.map(
+            lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y)
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def make_file_dataset(
+    paths: Sequence[str],
+    labels: np.ndarray,
+    num_classes: int,
+    size: int,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    augmenter: Any = None,
+) -> Any:
+    """Like :func:`make_dataset` but decoding files on the fly (for sets too big for memory)."""
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    tf = import_tensorflow()
+
+    def decode(path: bytes) -> np.ndarray:
+        try:
+            return load_image(path.decode("utf-8"), size)
+        except ImageError:
+            return np.zeros((size, size, 3), np.uint8)
+
+    ds = tf.data.Dataset.from_tensor_slices((list(paths), labels.astype(np.int32)))
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def load(p: Any, y: Any) -> tuple[Any, Any]:
+        x = tf.numpy_function(decode, [p], tf.uint8, stateful=False)
+        x.set_shape((size, size, 3))
+        return x, y
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    ds = ds.map(
+        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, num_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if augmenter is not None:
+        # Sequential on purpose: the random layers keep their seed state in variables, and
+        # concurrent calls would draw in a different order each run (seeded runs must repeat).
+        ds = ds.map(
+            lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y)
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,182 @@
+"""The training loop proper: builds the model for a plan, runs Keras ``fit`` phase by phase,
+reports progress through plain callables, stops within a batch, and keeps the best weights."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from resnet_gui.core.models import get_arch
+from resnet_gui.core.pipeline import StopRequested
+
+if TYPE_CHECKING:
+    from resnet_gui.core.training import TrainConfig, TrainPlan
+
+Callback = Callable[[dict], None]
+
+
+def build_for_plan(
+    the_plan: TrainPlan, class_names: list[str], backbone: Any = None
+) -> tuple[Any, Any]:
+    """The full classifier for a plan, and its backbone (built unless given)."""
+    from resnet_gui.core.models import build_backbone, build_classifier
+
+    spec = get_arch(the_plan.arch)
+    if backbone is None:
+        backbone = build_backbone(
+            the_plan.arch,
+            weights=the_plan.weights,
+            width=the_plan.width,
+            stem_stride=the_plan.stem_stride,
+            bn_momentum=the_plan.bn_momentum,
+        )
+    if the_plan.freeze_base:
+        backbone.trainable = False
+    preprocess = spec.preprocess
+    model = build_classifier(
+        backbone,
+        class_names=class_names,
+        image_size=the_plan.image_size,
+        preprocess=preprocess,
+        frozen_inference_bn=the_plan.pretrained,
+        dropout=the_plan.dropout,
+        info={"architecture": the_plan.arch, "image_size": the_plan.image_size},
+    )
+    return model, backbone
+
+
+class Runner:
+    """Runs the phases (head, then optional fine-tuning) and keeps history and best weights."""
+
+    def __init__(
+        self, keras: Any, model: Any, backbone: Any, the_plan: TrainPlan, steps: int,
+        has_val: bool, *, on_batch: Callback, on_epoch: Callback, log: Callback,
+        stop: Callable[[], bool], config: TrainConfig,
+    ) -> None:
+        self.keras, self.model, self.backbone, self.plan = keras, model, backbone, the_plan
+        self.steps, self.has_val = steps, has_val
+        self.on_batch, self.on_epoch, self.log, self.stop = on_batch, on_epoch, log, stop
+        self.config = config
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.best_weights: list | None = None
+        self.stopped = False
+        self.t0 = time.perf_counter()
+        self.batches_done = 0
+
+    def _compile(self, lr: float, epochs: int) -> None:
+        keras = self.keras
+        total = max(1, epochs * self.steps)
+        warmup = min(self.steps, total // 10) if not self.plan.pretrained else 0
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr if warmup == 0 else lr * 0.1,
+            decay_steps=max(1, total - warmup),
+            alpha=0.01,
+            warmup_target=lr if warmup else None,
+            warmup_steps=warmup,
+        )
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=schedule, weight_decay=self.config.weight_decay
+        )
+        self.model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(
+                label_smoothing=self.config.label_smoothing
+            ),
+            metrics=["accuracy"],
+        )
+
+    def fit(self, train_ds: Any, val_ds: Any) -> None:
+        """Train the head (or the whole network), then fine-tune if asked."""
+        p = self.plan
+        phases = [(p.head_epochs, p.learning_rate, 0)]
+        if p.fine_tune_blocks > 0 and p.epochs > p.head_epochs:
+            phases.append((p.epochs - p.head_epochs, p.fine_tune_learning_rate, p.fine_tune_blocks))
+        offset = 0
+        for epochs, lr, blocks in phases:
+            if blocks:
+                from resnet_gui.core.models import set_trainable_blocks
+
+                n = set_trainable_blocks(self.backbone, blocks)
+                self.log({"message": f"fine-tuning the top {blocks} blocks ({n} layers)"})
+            self._compile(lr, epochs)
+            self._fit_phase(train_ds, val_ds, epochs, offset)
+            offset += epochs
+            if self.stopped:
+                break
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def _fit_phase(self, train_ds: Any, val_ds: Any, epochs: int, offset: int) -> None:
+        runner = self
+        keras = self.keras
+        total_epochs = self.plan.epochs
+        total_batches = total_epochs * self.steps
+
+        class Progress(keras.callbacks.Callback):
+            current_epoch = 0
+            t_epoch = 0.0
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.current_epoch = epoch
+                self.t_epoch = time.perf_counter()
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                logs = logs or {}
+                runner.batches_done += 1
+                elapsed = time.perf_counter() - runner.t0
+                rate = elapsed / runner.batches_done
+                runner.on_batch({
+                    "epoch": offset + self.current_epoch + 1,
+                    "epochs": total_epochs,
+                    "batch": batch + 1,
+                    "batches": runner.steps,
+                    "loss": float(logs.get("loss", float("nan"))),
+                    "accuracy": float(logs.get("accuracy", float("nan"))),
+                    "elapsed": elapsed,
+                    "eta": max(0.0, (total_batches - runner.batches_done) * rate),
+                })
+                if runner.stop():
+                    runner.stopped = True
+                    raise StopRequested
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                logs = dict(logs or {})
+                lr = self.model.optimizer.learning_rate
+                stats = {
+                    "epoch": offset + epoch + 1,
+                    "epochs": total_epochs,
+                    "loss": float(logs.get("loss", float("nan"))),
+                    "accuracy": float(logs.get("accuracy", float("nan"))),
+                    "val_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
+                    "val_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+                    "learning_rate": float(keras.ops.convert_to_numpy(lr)),
+                    "seconds": time.perf_counter() - self.t_epoch,
+                }
+                stats["best"] = runner._update_best(stats)
+                runner.history.append(stats)
+                runner.on_epoch(stats)
+
+        progress = Progress()
+        try:
+            self.model.fit(
+                train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+                callbacks=[progress],
+            )
+        except StopRequested:
+            self.stopped = True
+
+    def _update_best(self, stats: dict) -> bool:
+        """Remember the weights of the best epoch so far; True when this one is the best."""
+        if self.has_val:
+            key = (stats["val_accuracy"], -stats["val_loss"])
+        else:
+            key = (stats["accuracy"], -stats["loss"])
+        if self.best is None or key > self.best["key"]:
+            self.best = {**stats, "key": key}
+            self.best_weights = [np.array(w) for w in self.model.get_weights()]
+            return True
+        return False

@@ -1,0 +1,1 @@
+"""The desktop app (PySide6). Importing this package never imports TensorFlow."""

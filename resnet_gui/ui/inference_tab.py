@@ -1,0 +1,325 @@
+"""The Inference tab: load a model, drop photos or folders, see each photo's top-k classes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from resnet_gui.ui.widgets.drop_zone import paths_from_mime
+from resnet_gui.ui.widgets.prediction_card import PredictionCard
+from resnet_gui.ui.workers import ThreadPool, Worker, load_model_work, predict_work
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+COLUMNS = 2
+
+
+class InferenceTab(QWidget):
+    """See the module docstring."""
+
+    status = Signal(str)
+    model_loaded = Signal(str)
+
+    def __init__(self, pool: ThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pool = pool
+        self.classifier: Any = None
+        self.cards: list[PredictionCard] = []
+        self.queue: list[str] = []
+        self.predict_worker: Worker | None = None
+        self.load_worker: Worker | None = None
+        self.setAcceptDrops(True)
+        self._build()
+        self._update_enabled()
+
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        self.load_button = QPushButton("Load model…")
+        self.load_button.clicked.connect(self.choose_model)
+        self.imagenet_button = QPushButton("Use ImageNet ResNet-50")
+        self.imagenet_button.setToolTip(
+            "The stock ResNet-50 (1000 ImageNet classes); needs its weights in the Keras cache"
+        )
+        self.imagenet_button.clicked.connect(self.load_imagenet)
+        top.addWidget(self.load_button)
+        top.addWidget(self.imagenet_button)
+        top.addWidget(QLabel("Top-k:"))
+        self.topk_spin = QSpinBox()
+        self.topk_spin.setRange(1, 10)
+        self.topk_spin.setValue(3)
+        top.addWidget(self.topk_spin)
+        top.addStretch(1)
+        self.model_info = QLabel("No model loaded. Load a .keras file, drop one here, or train one.")
+        self.model_info.setWordWrap(True)
+        self.model_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        actions = QHBoxLayout()
+        self.add_button = QPushButton("Add images…")
+        self.add_button.clicked.connect(self.choose_images)
+        self.paste_button = QPushButton("Paste")
+        self.paste_button.setToolTip("Classify image files or an image from the clipboard (Ctrl+V)")
+        self.paste_button.clicked.connect(self.paste)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self.copy_button = QPushButton("Copy results")
+        self.copy_button.clicked.connect(self.copy_results)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self.export_csv_dialog)
+        for b in (self.add_button, self.paste_button, self.clear_button, self.copy_button,
+                  self.export_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        self.count_label = QLabel("")
+        actions.addWidget(self.count_label)
+
+        self.placeholder = QLabel("Drop photos or folders here")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet(
+            "color: palette(mid); font-size: 18px; border: 2px dashed palette(mid);"
+            " border-radius: 10px; padding: 40px;"
+        )
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.grid.addWidget(self.placeholder, 0, 0, 1, COLUMNS)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.model_info)
+        layout.addLayout(actions)
+        layout.addWidget(scroll, 1)
+
+    def _update_enabled(self) -> None:
+        has_model = self.classifier is not None
+        self.add_button.setEnabled(has_model)
+        self.paste_button.setEnabled(has_model)
+        tip = "" if has_model else "Load a model first"
+        self.add_button.setToolTip(tip)
+        self.clear_button.setEnabled(bool(self.cards))
+        self.copy_button.setEnabled(bool(self.cards))
+        self.export_button.setEnabled(bool(self.cards))
+        self.load_button.setEnabled(self.load_worker is None)
+        self.imagenet_button.setEnabled(self.load_worker is None)
+
+    # ------------------------------------------------------------------ models
+    def choose_model(self) -> None:
+        """Ask for a model file and load it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Keras model (*.keras)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path: str) -> None:
+        """Load a ``.keras`` file in the background (errors become a dialog)."""
+        self._start_load(Worker(load_model_work(str(path)), name="load"), f"Loading {path}…")
+
+    def load_imagenet(self) -> None:
+        """Load the stock ImageNet ResNet-50 (weights from the Keras cache or the network)."""
+        def work(emit: Any, should_stop: Any) -> Any:
+            from resnet_gui.core.imagenet import imagenet_classifier
+
+            return imagenet_classifier()
+
+        self._start_load(Worker(work, name="load"), "Loading ImageNet ResNet-50…")
+
+    def _start_load(self, worker: Worker, message: str) -> None:
+        self.load_worker = worker
+        self.model_info.setText(message)
+        worker.returned.connect(self.set_classifier)
+        worker.errored.connect(self._load_failed)
+        worker.finished.connect(self._load_finished)
+        self.pool.start(worker)
+        self._update_enabled()
+
+    def _load_finished(self) -> None:
+        self.load_worker = None
+        self._update_enabled()
+
+    def _load_failed(self, message: str, tb: str) -> None:
+        self.model_info.setText(f"Could not load the model: {message}")
+        QMessageBox.critical(self, "Cannot load model", message)
+
+    def set_classifier(self, classifier: Any) -> None:
+        """Use ``classifier`` (a core Classifier) for new predictions."""
+        self.classifier = classifier
+        info = classifier.info
+        classes = classifier.class_names
+        shown = ", ".join(classes[:12]) + (f", … ({len(classes)} in all)" if len(classes) > 12 else "")
+        parts = [
+            f"<b>{info.get('architecture', 'model') or 'model'}</b>",
+            f"input {classifier.image_size} px",
+            f"{len(classes)} classes: {shown}",
+        ]
+        if info.get("val_accuracy") is not None:
+            parts.append(f"validation accuracy {float(info['val_accuracy']):.1%}")
+        if info.get("trained_at"):
+            parts.append(f"trained {info['trained_at']}")
+        if info.get("source"):
+            parts.append(str(info["source"]))
+        self.model_info.setText(" · ".join(parts))
+        self.status.emit("Model ready")
+        if info.get("source") and Path(str(info["source"])).suffix == ".keras":
+            self.model_loaded.emit(str(info["source"]))
+        self._update_enabled()
+        if self.queue and self.predict_worker is None:
+            self._start_next()
+
+    # ------------------------------------------------------------------ inputs
+    def choose_images(self) -> None:
+        """Ask for images to classify."""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add images", "", IMAGE_FILTER)
+        if paths:
+            self.add_paths(paths)
+
+    def paste(self) -> None:
+        """Classify files (or an image) from the clipboard."""
+        mime = QGuiApplication.clipboard().mimeData()
+        paths = paths_from_mime(mime)
+        if paths:
+            self.open_paths(paths)
+            return
+        if mime.hasImage():
+            import tempfile
+
+            image = QGuiApplication.clipboard().image()
+            target = Path(tempfile.mkdtemp(prefix="resnet-gui-paste-")) / "pasted.png"
+            image.save(str(target), "PNG")
+            self.add_paths([str(target)])
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """What a drop or paste does: a ``.keras`` file loads a model, the rest are classified."""
+        models = [p for p in paths if p.suffix.lower() == ".keras"]
+        others = [str(p) for p in paths if p.suffix.lower() != ".keras"]
+        if models:
+            self.load_model(str(models[0]))
+        if others:
+            self.add_paths(others)
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Queue images/folders for classification (runs when a model is there)."""
+        from resnet_gui.core.inference import expand_inputs
+
+        expanded = expand_inputs(paths)
+        if not expanded:
+            self.status.emit("No images found in what was dropped")
+            return
+        self.queue.extend(expanded)
+        if self.classifier is None:
+            self.status.emit(f"{len(self.queue)} image(s) waiting for a model")
+            return
+        if self.predict_worker is None:
+            self._start_next()
+
+    def _start_next(self) -> None:
+        paths, self.queue = self.queue, []
+        if not paths:
+            return
+        worker = Worker(
+            predict_work(self.classifier, paths, self.topk_spin.value()), name="predict"
+        )
+        self.predict_worker = worker
+        worker.progressed.connect(self._add_results)
+        worker.errored.connect(lambda m, tb: QMessageBox.critical(self, "Prediction failed", m))
+        worker.finished.connect(self._predict_finished)
+        self.pool.start(worker)
+        self.status.emit(f"Classifying {len(paths)} image(s)…")
+
+    def _predict_finished(self) -> None:
+        self.predict_worker = None
+        self.status.emit(f"{len(self.cards)} image(s) classified")
+        if self.queue:
+            self._start_next()
+        self._update_enabled()
+
+    def _add_results(self, items: list[dict]) -> None:
+        if self.placeholder.isVisible() and items:
+            self.placeholder.hide()
+            self.grid.removeWidget(self.placeholder)
+        for item in items:
+            card = PredictionCard(item)
+            n = len(self.cards)
+            self.grid.addWidget(card, n // COLUMNS, n % COLUMNS)
+            self.cards.append(card)
+        failed = sum(1 for c in self.cards if c.result.get("error"))
+        self.count_label.setText(
+            f"{len(self.cards)} image(s)" + (f", {failed} could not be read" if failed else "")
+        )
+        self._update_enabled()
+
+    def clear(self) -> None:
+        """Remove all cards."""
+        if self.predict_worker is not None:
+            self.predict_worker.stop()
+        self.queue = []
+        for card in self.cards:
+            self.grid.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+        self.grid.addWidget(self.placeholder, 0, 0, 1, COLUMNS)
+        self.placeholder.show()
+        self.count_label.setText("")
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ results out
+    def results_rows(self) -> list[list[str]]:
+        """Header + one row per card: path, top labels and probabilities, error."""
+        k = max((len(c.result.get("predictions") or []) for c in self.cards), default=0)
+        header = ["path"]
+        for i in range(1, k + 1):
+            header += [f"label_{i}", f"probability_{i}"]
+        rows = [header + ["error"]]
+        for c in self.cards:
+            preds = c.result.get("predictions") or []
+            row = [c.result["path"]]
+            for i in range(k):
+                row += [preds[i]["label"], f"{preds[i]['probability']:.6f}"] if i < len(preds) \
+                    else ["", ""]
+            rows.append(row + [c.result.get("error") or ""])
+        return rows
+
+    def copy_results(self) -> None:
+        """Copy the results as tab-separated text."""
+        text = "\n".join("\t".join(r) for r in self.results_rows())
+        QGuiApplication.clipboard().setText(text)
+        self.status.emit("Results copied")
+
+    def export_csv_dialog(self) -> None:
+        """Ask for a file and write the results as CSV."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "predictions.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> None:
+        """Write the results as CSV to ``path``."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(self.results_rows())
+        self.status.emit(f"Exported {path}")
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        if paths_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        paths = paths_from_mime(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)

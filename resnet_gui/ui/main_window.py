@@ -1,0 +1,265 @@
+"""The main window: tabs, menus, shortcuts, status bar, remembered settings, safe closing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from resnet_gui import __version__
+from resnet_gui.ui.inference_tab import InferenceTab
+from resnet_gui.ui.resnet_help import ResNetHelpDialog
+from resnet_gui.ui.training_tab import TrainingTab
+from resnet_gui.ui.workers import ThreadPool, Worker, tensorflow_work
+
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    """The application window. ``settings`` defaults to the user's QSettings."""
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or QSettings("resnet-gui", "resnet-gui")
+        self.pool = ThreadPool()
+        self.tf_info: dict | None = None
+        self.setWindowTitle("ResNet GUI — train and use image classifiers")
+        self.resize(1280, 800)
+
+        self.tabs = QTabWidget()
+        self.training_tab = TrainingTab(self.pool)
+        self.inference_tab = InferenceTab(self.pool)
+        self.tabs.addTab(self.training_tab, "Training")
+        self.tabs.addTab(self.inference_tab, "Inference")
+        self.setCentralWidget(self.tabs)
+
+        self.device_label = QLabel("Loading TensorFlow…")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.training_tab.status.connect(self.show_status)
+        self.inference_tab.status.connect(self.show_status)
+        self.training_tab.model_ready.connect(self._use_trained_model)
+        self.training_tab.folder_opened.connect(lambda p: self._add_recent("recent/folders", p))
+        self.training_tab.model_saved.connect(lambda p: self._add_recent("recent/models", p))
+        self.inference_tab.model_loaded.connect(lambda p: self._add_recent("recent/models", p))
+        self._build_menus()
+        self._restore()
+
+    # ------------------------------------------------------------------ menus
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_folder_action = self._action(
+            "Open dataset folder…", QKeySequence.StandardKey.Open, self._open_folder
+        )
+        file_menu.addAction(self.open_folder_action)
+        self.open_model_action = self._action(
+            "Open model…", QKeySequence("Ctrl+Shift+O"), self._open_model
+        )
+        file_menu.addAction(self.open_model_action)
+        self.save_model_action = self._action(
+            "Save model as…", QKeySequence.StandardKey.Save, self.training_tab.save_model_dialog
+        )
+        file_menu.addAction(self.save_model_action)
+        file_menu.addSeparator()
+        self.recent_folders_menu = file_menu.addMenu("Recent folders")
+        self.recent_models_menu = file_menu.addMenu("Recent models")
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("Quit", QKeySequence.StandardKey.Quit, self.close))
+
+        run_menu = self.menuBar().addMenu("&Training")
+        run_menu.addAction(
+            self._action("Train", QKeySequence("Ctrl+T"), self.training_tab.start_training)
+        )
+        run_menu.addAction(
+            self._action("Stop", QKeySequence("Ctrl+."), self.training_tab.stop_training)
+        )
+        run_menu.addAction(
+            self._action("Export plot as PNG…", QKeySequence("Ctrl+E"), self._export_plot)
+        )
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self._action("Training tab", QKeySequence("Ctrl+1"),
+                                    lambda: self.tabs.setCurrentIndex(0)))
+        view.addAction(self._action("Inference tab", QKeySequence("Ctrl+2"),
+                                    lambda: self.tabs.setCurrentIndex(1)))
+        inf = self.menuBar().addMenu("&Inference")
+        inf.addAction(self._action("Add images…", QKeySequence("Ctrl+I"),
+                                   self.inference_tab.choose_images))
+        inf.addAction(self._action("Paste images", QKeySequence.StandardKey.Paste,
+                                   self.inference_tab.paste))
+        inf.addAction(self._action("Export results as CSV…", None,
+                                   self.inference_tab.export_csv_dialog))
+        inf.addAction(self._action("Clear results", None, self.inference_tab.clear))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("How ResNet works", QKeySequence.StandardKey.HelpContents,
+                                         self.show_resnet_help))
+        help_menu.addAction(self._action("About resnet-gui", None, self.show_about))
+        self._refresh_recent()
+
+    def _action(self, text: str, shortcut: Any, slot: Any) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda checked=False: slot())
+        return action
+
+    def _open_folder(self) -> None:
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.choose_folder()
+
+    def _open_model(self) -> None:
+        self.tabs.setCurrentWidget(self.inference_tab)
+        self.inference_tab.choose_model()
+
+    def _export_plot(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "training.png", "PNG (*.png)")
+        if path:
+            self.training_tab.plot.export_png(path)
+
+    # ------------------------------------------------------------------ recent items
+    def _recent(self, key: str) -> list[str]:
+        value = self.settings.value(key, [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, key: str, path: str) -> None:
+        items = [path] + [p for p in self._recent(key) if p != path]
+        self.settings.setValue(key, items[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        for menu, key, opener in (
+            (self.recent_folders_menu, "recent/folders", self._open_recent_folder),
+            (self.recent_models_menu, "recent/models", self._open_recent_model),
+        ):
+            menu.clear()
+            items = self._recent(key)
+            for path in items:
+                act = menu.addAction(path)
+                act.triggered.connect(lambda checked=False, p=path, o=opener: o(p))
+            menu.setEnabled(bool(items))
+
+    def _open_recent_folder(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.open_folder(path)
+
+    def _open_recent_model(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.inference_tab)
+        self.inference_tab.load_model(path)
+
+    # ------------------------------------------------------------------ start-up
+    def start_background_loading(self) -> None:
+        """Import TensorFlow in a worker; the status bar then names the device."""
+        worker = Worker(tensorflow_work(), name="tensorflow")
+        worker.returned.connect(self._tf_loaded)
+        worker.errored.connect(
+            lambda m, tb: self.device_label.setText(f"TensorFlow failed to load: {m}")
+        )
+        self.pool.start(worker)
+
+    def _tf_loaded(self, info: dict) -> None:
+        self.tf_info = info
+        self.device_label.setText(f"TensorFlow {info['tensorflow']} · {info['device']}")
+
+    def open_with(self, data: str | None = None, model: str | None = None,
+                  images: list[str] | None = None) -> None:
+        """What the command line asks: a folder to train on, a model, images to classify."""
+        if data:
+            self.training_tab.open_folder(data)
+        if model:
+            self.inference_tab.load_model(model)
+        if images:
+            self.inference_tab.add_paths(list(images))
+            self.tabs.setCurrentWidget(self.inference_tab)
+
+    def show_status(self, text: str) -> None:
+        """Show a transient message in the status bar."""
+        self.statusBar().showMessage(text, 8000)
+
+    def _use_trained_model(self, classifier: Any) -> None:
+        self.inference_tab.set_classifier(classifier)
+        self.tabs.setCurrentWidget(self.inference_tab)
+
+    # ------------------------------------------------------------------ help
+    def show_about(self) -> None:
+        """Versions of the app, Qt and (once loaded) TensorFlow/Keras."""
+        tf = self.tf_info or {}
+        QMessageBox.about(
+            self,
+            "About resnet-gui",
+            f"<h3>resnet-gui {__version__}</h3>"
+            "<p>Train and use ResNet image classifiers on your own photos, offline.</p>"
+            f"<p>TensorFlow {tf.get('tensorflow', '(loading…)')} · Keras "
+            f"{tf.get('keras', '(loading…)')}<br>Qt {qVersion()} · PySide6 {pyside_version}"
+            f"<br>Device: {tf.get('device', '(loading…)')}</p>",
+        )
+
+    def show_resnet_help(self) -> None:
+        """The illustrated explanation of ResNet."""
+        ResNetHelpDialog(self).exec()
+
+    # ------------------------------------------------------------------ settings
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        raw = self.settings.value("training/hyperparameters", "")
+        if raw:
+            try:
+                self.training_tab.apply_settings(json.loads(str(raw)))
+            except (ValueError, TypeError):
+                pass
+        index = self.settings.value("window/tab", 0)
+        self.tabs.setCurrentIndex(int(index or 0))
+
+    def save_settings(self) -> None:
+        """Remember geometry, the open tab and the hyperparameters."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.setValue(
+            "training/hyperparameters", json.dumps(self.training_tab.settings_values())
+        )
+        self.settings.sync()
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        """Ask before abandoning a training run; stop and join every worker before closing."""
+        if self.training_tab.training:
+            answer = QMessageBox.question(
+                self,
+                "Training in progress",
+                "A model is being trained. Stop training and quit?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping training…")
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.pool.stop_all(timeout_s=60)
+            finally:
+                QApplication.restoreOverrideCursor()
+        else:
+            self.pool.stop_all(timeout_s=60)
+        self.save_settings()
+        event.accept()
+
+
+def demo_data_dir() -> Path:
+    """The bundled demo data set (``assets/demo``)."""
+    return Path(__file__).resolve().parents[2] / "assets" / "demo"

@@ -1,0 +1,94 @@
+"""One photo's result: thumbnail, file name, top-k labels with probability bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+THUMB = 96
+
+
+def pixmap_from_array(arr: np.ndarray) -> QPixmap:
+    """A QPixmap from an (H, W, 3) uint8 RGB array (copied: the array may go away)."""
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    image = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+class PredictionCard(QFrame):
+    """Shows a result dict as made by ``predict_work`` (path, predictions, error, thumbnail)."""
+
+    def __init__(self, result: dict, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result = result
+        self.setObjectName("predictionCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet(
+            "#predictionCard { background: palette(base); border: 1px solid palette(mid);"
+            " border-radius: 6px; }"
+        )
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        thumb = QLabel()
+        thumb.setFixedSize(THUMB, THUMB)
+        thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        if result.get("thumbnail") is not None:
+            thumb.setPixmap(pixmap_from_array(result["thumbnail"]))
+        else:
+            thumb.setText("✕")
+            thumb.setStyleSheet("color: #b00; font-size: 28px;")
+        outer.addWidget(thumb)
+        body = QVBoxLayout()
+        name = QLabel(Path(result["path"]).name)
+        name.setToolTip(result["path"])
+        name.setStyleSheet("font-weight: 600;")
+        body.addWidget(name)
+        self.bars: list[QProgressBar] = []
+        if result.get("error"):
+            err = QLabel(f"Cannot classify: {result['error']}")
+            err.setWordWrap(True)
+            err.setStyleSheet("color: #b00;")
+            body.addWidget(err)
+        else:
+            grid = QGridLayout()
+            for row, p in enumerate(result["predictions"]):
+                label = QLabel(p["label"])
+                bar = QProgressBar()
+                bar.setRange(0, 1000)
+                bar.setValue(int(round(p["probability"] * 1000)))
+                bar.setFormat(f"{p['probability']:.1%}")
+                bar.setTextVisible(True)
+                bar.setFixedHeight(16)
+                color = "#2b7bd6" if row == 0 else "#a9c4e4"
+                bar.setStyleSheet(
+                    f"QProgressBar {{ border: 1px solid #bbb; border-radius: 3px; "
+                    f"text-align: center; }} QProgressBar::chunk {{ background: {color}; }}"
+                )
+                if row == 0:
+                    label.setStyleSheet("font-weight: 700;")
+                grid.addWidget(label, row, 0)
+                grid.addWidget(bar, row, 1)
+                self.bars.append(bar)
+            grid.setColumnStretch(1, 1)
+            body.addLayout(grid)
+        body.addStretch(1)
+        outer.addLayout(body, 1)
+
+    @property
+    def top_label(self) -> str | None:
+        """The most likely label, or None for an error card."""
+        preds = self.result.get("predictions") or []
+        return preds[0]["label"] if preds else None

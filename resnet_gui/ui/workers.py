@@ -1,0 +1,234 @@
+"""The only place threads are made. Work runs in a QThread; only plain data crosses threads.
+
+A :class:`Worker` runs a function ``fn(report, should_stop)`` in its own thread and emits signals in
+a fixed order: ``started``, any number of ``progressed``, then ``returned`` or ``errored``, and
+always ``finished`` last. Stopping is cooperative: :meth:`Worker.stop` sets a
+``threading.Event`` directly from the GUI thread (a slot in the busy thread would never run);
+the work polls it. Nothing here ever touches a widget.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
+
+Report = Callable[[Any], None]
+WorkFn = Callable[[Report, Callable[[], bool]], Any]
+
+
+class Worker(QObject):
+    """Runs one function in a worker thread; see the module docstring for the signal order."""
+
+    started = Signal()
+    progressed = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str, str)  # (message for the user, traceback for the log)
+    finished = Signal()
+
+    def __init__(self, fn: WorkFn, *, name: str = "worker") -> None:
+        super().__init__()
+        self._fn = fn
+        self.name = name
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the work to stop (safe from any thread)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        """Run the work (in the worker thread)."""
+        self.started.emit()
+        try:
+            result = self._fn(self.progressed.emit, self._stop.is_set)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
+            self.errored.emit(user_message(exc), traceback.format_exc())
+        else:
+            self.returned.emit(result)
+        finally:
+            self.finished.emit()
+
+
+def user_message(exc: BaseException) -> str:
+    """A message a user can act on: ours as they are, others named and explained."""
+    from resnet_gui.core.errors import ResnetGuiError
+
+    if isinstance(exc, ResnetGuiError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    if "ResourceExhausted" in name or isinstance(exc, MemoryError) or "OOM" in text:
+        return (
+            "Out of memory. Try a smaller batch size, a smaller image size or a smaller "
+            f"architecture. ({name})"
+        )
+    return f"Unexpected error ({name}): {text[:400]}"
+
+
+class ThreadPool:
+    """Starts workers in their own QThreads and keeps them until they finish; joins at exit."""
+
+    def __init__(self) -> None:
+        self._running: dict[Worker, QThread] = {}
+
+    def start(self, worker: Worker) -> Worker:
+        """Start ``worker`` in a new QThread; returns it for chaining."""
+        thread = QThread()
+        thread.setObjectName(worker.name)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.finished.connect(thread.quit)
+        thread.finished.connect(lambda w=worker: self._forget(w))
+        self._running[worker] = thread
+        thread.start()
+        return worker
+
+    def _forget(self, worker: Worker) -> None:
+        thread = self._running.pop(worker, None)
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+
+    def running(self, name: str | None = None) -> list[Worker]:
+        """Workers not yet finished (optionally only those named ``name``)."""
+        return [w for w, t in self._running.items() if t.isRunning() and (name in (None, w.name))]
+
+    def stop_all(self, timeout_s: float = 30.0) -> bool:
+        """Ask every worker to stop and wait for their threads; True when all ended in time.
+
+        ``QThread.wait()`` in PySide6 keeps the GIL while it blocks, so a Python worker could
+        never reach its next stop check: we sleep in small steps (which releases the GIL) and
+        keep delivering queued, non-input events instead.
+        """
+        for worker in list(self._running):
+            worker.stop()
+        deadline = time.monotonic() + timeout_s
+        while any(t.isRunning() for t in self._running.values()):
+            if time.monotonic() > deadline:
+                break
+            QCoreApplication.processEvents(
+                QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents, 20
+            )
+            time.sleep(0.02)
+        ok = True
+        for worker, thread in list(self._running.items()):
+            if thread.isRunning():
+                # Still busy (e.g. inside a TensorFlow import): keep the objects alive rather
+                # than destroy a running QThread, which aborts the process.
+                ok = False
+                _ORPHANS.append((worker, thread))
+            else:
+                thread.wait()
+            self._running.pop(worker, None)
+        return ok
+
+
+#: Threads that outlived stop_all; kept referenced so Qt never destroys them while running.
+_ORPHANS: list[tuple[Worker, QThread]] = []
+
+
+class Throttle:
+    """Passes a value on at most every ``interval_s`` seconds (plus always the last one).
+
+    Used in workers so a fast loop does not flood the GUI's event queue with signals.
+    """
+
+    def __init__(self, emit: Callable[[Any], None], interval_s: float = 0.1) -> None:
+        self.emit = emit
+        self.interval = interval_s
+        self._last: float | None = None
+
+    def __call__(self, value: Any, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or self._last is None or now - self._last >= self.interval:
+            self._last = now
+            self.emit(value)
+
+
+def training_work(config: Any, report: Any = None) -> WorkFn:
+    """The work function of a training run: progress events are dicts with a ``kind`` key
+    ("batch", "epoch", "log"); the result is the core ``TrainResult``."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.training import train
+
+        batch_throttle = Throttle(lambda s: emit({"kind": "batch", **s}), 0.1)
+
+        def on_batch(stats: dict) -> None:
+            last = stats["batch"] == stats["batches"]
+            batch_throttle(stats, force=last)
+
+        return train(
+            config,
+            on_batch=on_batch,
+            on_epoch=lambda s: emit({"kind": "epoch", **s}),
+            on_log=lambda d: emit({"kind": "log", **d}),
+            should_stop=should_stop,
+            report=report,
+        )
+
+    return work
+
+
+def scan_work(folder: str) -> WorkFn:
+    """The work function of a dataset scan: progress is (done, total); result a DatasetReport."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.dataset import scan_dataset
+
+        return scan_dataset(folder, progress=lambda d, t: emit((d, t)), should_stop=should_stop)
+
+    return work
+
+
+def tensorflow_work() -> WorkFn:
+    """Import TensorFlow in the background; the result is the device description."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.models import keras_module
+        from resnet_gui.core.tfsetup import device_description, versions
+
+        keras_module()
+        return {"device": device_description(), **versions()}
+
+    return work
+
+
+def load_model_work(path: str) -> WorkFn:
+    """Load a model file off the GUI thread; the result is a core Classifier."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.inference import Classifier
+
+        return Classifier.load(path)
+
+    return work
+
+
+def predict_work(
+    classifier: Any, paths: list[str], top_k: int, thumb_size: int = 96, batch_size: int = 16
+) -> WorkFn:
+    """Classify files in batches. Each progress event is a list of dicts: path, predictions
+    (label, probability) or error, and an upright uint8 thumbnail from the same decode."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        done = 0
+        for batch in classifier.iter_predict(
+            paths, top_k=top_k, batch_size=batch_size, should_stop=should_stop,
+            thumbnail_size=thumb_size,
+        ):
+            emit([{**pred.to_dict(), "thumbnail": pred.thumbnail} for pred in batch])
+            done += len(batch)
+        return done
+
+    return work

@@ -1,0 +1,101 @@
+"""Shared fixtures: real image data written as class folders, and a trained model.
+
+Everything is small (32-64 px) and built from images that packages ship (sklearn's handwritten
+digits, skimage's photos), so the suite needs no network.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def write_digits(root: Path, per_class: int, offset: int = 0, size: int = 32) -> Path:
+    """Write sklearn's handwritten digits (real, 8x8, 10 classes) as PNG class folders."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for c in range(10):
+        idx = np.flatnonzero(d.target == c)[offset : offset + per_class]
+        folder = root / str(c)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in idx:
+            a = (d.images[i] * (255 / 16)).astype(np.uint8)
+            Image.fromarray(a).resize((size, size), Image.Resampling.BILINEAR).save(
+                folder / f"{i}.png"
+            )
+    return root
+
+
+def photo(size: int = 64, which: str = "china") -> Image.Image:
+    """A real photo (sklearn's sample images), resized to ``size`` square."""
+    from sklearn.datasets import load_sample_image
+
+    return Image.fromarray(load_sample_image(f"{which}.jpg")).resize((size, size))
+
+
+def write_tiny_classes(root: Path, n: int = 6, size: int = 32) -> Path:
+    """Two visually distinct classes of real photo crops (for quick mechanical tests)."""
+    from sklearn.datasets import load_sample_image
+
+    rng = np.random.default_rng(0)
+    for name in ("china", "flower"):
+        img = load_sample_image(f"{name}.jpg")
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            s = int(rng.integers(120, 300))
+            y = int(rng.integers(0, img.shape[0] - s))
+            x = int(rng.integers(0, img.shape[1] - s))
+            Image.fromarray(img[y : y + s, x : x + s]).resize((size, size)).save(
+                folder / f"{name}_{i}.jpg", quality=92
+            )
+    return root
+
+
+@pytest.fixture(scope="session")
+def digits_train(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 digits per class (400 images): training data."""
+    return write_digits(tmp_path_factory.mktemp("digits") / "train", 40, 0)
+
+
+@pytest.fixture(scope="session")
+def digits_heldout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another 60 digits per class, never seen in training."""
+    return write_digits(tmp_path_factory.mktemp("digits") / "heldout", 60, 40)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two classes of six 32 px photo crops each."""
+    return write_tiny_classes(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def trained_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained with the CLI's default recipe (no flags) on the digits."""
+    from resnet_gui.cli import main
+
+    out = tmp_path_factory.mktemp("model") / "digits.keras"
+    status = main(["train", str(digits_train), "--out", str(out)])
+    assert status == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained for one epoch (mechanics only, not accuracy)."""
+    from resnet_gui.core.training import TrainConfig, train
+
+    res = train(
+        TrainConfig(str(tiny_data), epochs=1, batch_size=4, width=8, augment="none", weights="none")
+    )
+    return res.save(tmp_path_factory.mktemp("tiny_model") / "tiny.keras")

@@ -1,0 +1,68 @@
+"""The one decoder: every odd and broken file behaves as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_gui.core.errors import ImageError
+from resnet_gui.core.images import is_image_candidate, load_image
+from tests.core.badfiles import exif_rotated_pair, write_bad_and_odd
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_bad_and_odd(tmp_path_factory.mktemp("odd"))
+
+
+@pytest.mark.parametrize(
+    "kind", ["good_jpeg", "cmyk", "rgba", "gray16", "gif", "webp", "tiff", "bmp", "upper", "unicode"]
+)
+def test_valid_files_decode_to_rgb(files: dict[str, Path], kind: str) -> None:
+    arr = load_image(files[kind])
+    assert arr.dtype == np.uint8 and arr.shape == (64, 64, 3)
+    # A real photo has real content: not a blank or saturated image.
+    assert 20 < arr.mean() < 235 and arr.std() > 10
+
+
+def test_sixteen_bit_is_scaled_not_clipped(files: dict[str, Path]) -> None:
+    gray = load_image(files["gray16"])
+    ref = load_image(files["good_jpeg"]).mean(axis=2)
+    assert abs(gray[..., 0].astype(float).mean() - ref.mean()) < 12
+
+
+def test_rgba_composited_on_white(files: dict[str, Path]) -> None:
+    # 50% alpha over white is lighter than the photo itself.
+    assert load_image(files["rgba"]).mean() > load_image(files["good_jpeg"]).mean() + 20
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("truncated", "truncated"), ("empty", "empty file"), ("text", "not an image"),
+     ("huge", "too large")],
+)
+def test_broken_files_raise_named_errors(files: dict[str, Path], kind: str, reason: str) -> None:
+    with pytest.raises(ImageError) as info:
+        load_image(files[kind])
+    assert info.value.reason == reason
+    assert str(files[kind]) in str(info.value)
+
+
+def test_candidates_skip_hidden_and_match_case() -> None:
+    assert is_image_candidate("a/UPPER.JPG") and is_image_candidate("x.TIFF")
+    assert not is_image_candidate("a/._photo.jpg") and not is_image_candidate(".hidden.png")
+    assert not is_image_candidate("notes.txt")
+
+
+def test_resize_to_square(files: dict[str, Path]) -> None:
+    assert load_image(files["good_jpeg"], 40).shape == (40, 40, 3)
+
+
+def test_exif_rotation_applied(tmp_path: Path) -> None:
+    upright, rotated = exif_rotated_pair(tmp_path)
+    a = load_image(upright).astype(int)
+    b = load_image(rotated).astype(int)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() == 0

@@ -1,0 +1,146 @@
+"""Training tab and main window: drop a folder, train with a live plot, stop, close, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from tests.ui.conftest import drop
+
+
+def _scan(qtbot, window, folder: Path) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    entered, dropped = drop(tab, [folder])
+    assert entered and dropped
+    qtbot.waitUntil(lambda: tab.report is not None, timeout=30_000)
+
+
+def _fast(tab) -> None:  # noqa: ANN001
+    tab.weights_combo.setCurrentIndex(tab.weights_combo.findData("none"))
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet18"))
+    tab.batch_spin.setValue(4)
+    for cb in tab.aug_checks.values():
+        cb.setChecked(False)
+
+
+def test_drop_folder_shows_report(qtbot, window, tmp_path: Path, tiny_data: Path) -> None:  # noqa: ANN001
+    import shutil
+
+    from tests.core.badfiles import write_bad_and_odd
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    write_bad_and_odd(data / "china")
+    _scan(qtbot, window, data)
+    tab = window.training_tab
+    top = [tab.report_tree.topLevelItem(i).text(0) for i in range(tab.report_tree.topLevelItemCount())]
+    assert top[0] == "Classes" and top[1] == "Unusable files (4)"
+    assert tab.report_tree.topLevelItem(0).child(0).text(0) == "china"
+    assert tab.train_button.isEnabled()
+    # A file is not a dataset: the drop is refused.
+    assert drop(tab, [data / "china" / "good.jpg"]) == (False, False)
+
+
+def test_bad_folder_shows_error_dialog(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    (tmp_path / "only").mkdir()
+    tab.open_folder(str(tmp_path))
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=10_000)
+    assert window.dialogs[0][0] == "Cannot use this folder"
+    assert "only one class" in window.dialogs[0][1]
+    assert not tab.train_button.isEnabled()
+
+
+def test_train_plot_save_and_use(qtbot, window, tiny_data: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    _scan(qtbot, window, tiny_data)
+    _fast(tab)
+    tab.epochs_spin.setValue(2)
+    tab.start_training()
+    assert not tab.train_button.isEnabled() and tab.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not tab.training, timeout=180_000)
+    assert tab.result is not None and not window.dialogs
+    batches, epochs = tab.plot.point_counts()
+    assert epochs == 2 and batches >= 2
+    assert "validation accuracy" in tab.summary_label.text()
+    assert "epoch   2/2" in tab.log.toPlainText()
+    out = tmp_path / "model.keras"
+    assert tab.save_model(str(out)) and out.is_file()
+    assert tab.plot.export_png(str(tmp_path / "plot.png"))
+    tab.use_button.click()
+    assert window.inference_tab.classifier is not None
+    assert window.tabs.currentWidget() is window.inference_tab
+
+
+def test_stop_ends_training_quickly(qtbot, window, tiny_data: Path) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    _scan(qtbot, window, tiny_data)
+    _fast(tab)
+    tab.epochs_spin.setValue(200)
+    batches: list[dict] = []
+    tab.start_training()
+    tab.train_worker.progressed.connect(
+        lambda e: batches.append(e) if e.get("kind") == "batch" else None
+    )
+    qtbot.waitUntil(lambda: len(batches) >= 1, timeout=120_000)
+    tab.stop_button.click()
+    qtbot.waitUntil(lambda: not tab.training, timeout=60_000)
+    assert tab.result is not None and tab.result.stopped
+    assert len(tab.result.history) <= 2  # stopped within the first epochs, not after 200
+    assert "stopped early" in tab.summary_label.text()
+
+
+def test_close_during_training_stops_and_joins(
+    qtbot, window, tiny_data: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    tab = window.training_tab
+    _scan(qtbot, window, tiny_data)
+    _fast(tab)
+    tab.epochs_spin.setValue(200)
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "question",
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes,
+    )
+    tab.start_training()
+    qtbot.waitUntil(lambda: tab.plot.point_counts()[0] > 0 or tab.result is not None,
+                    timeout=120_000)
+    window.close()
+    assert asked and "Stop training" in asked[0]
+    assert not window.pool.running()
+
+
+def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from resnet_gui.ui.main_window import MainWindow
+
+    path = str(tmp_path / "s.ini")
+    first = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(first)
+    first.training_tab.arch_combo.setCurrentIndex(1)  # resnet34
+    first.training_tab.epochs_spin.setValue(7)
+    first.training_tab.aug_checks["shear"].setChecked(True)
+    first.show()
+    first.resize(700, 500)
+    first._add_recent("recent/folders", "/data/cats")
+    first.close()
+    second = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert second.training_tab.arch_combo.currentData() == "resnet34"
+    assert second.training_tab.epochs_spin.value() == 7
+    assert second.training_tab.aug_checks["shear"].isChecked()
+    assert second.size().width() == 700
+    assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
+
+
+def test_imagenet_disabled_for_resnet18_with_reason(window) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet18"))
+    item = tab.weights_combo.model().item(0)
+    assert not item.isEnabled() and "no ImageNet weights" in item.toolTip()
+    assert not tab.mode_frozen.isEnabled() and "pretrained" in tab.mode_frozen.toolTip()
+    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet50"))
+    assert tab.weights_combo.model().item(0).isEnabled()
+    assert tab.mode_frozen.isEnabled() and tab.mode_frozen.isChecked()
