@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: flip,rotate,shift,zoom,contrast)",
     )
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--feature-views", type=int, default=0, metavar="K",
+        help="frozen backbone: also cache K augmented views of each training image (default 0)",
+    )
+    t.add_argument(
+        "--no-feature-cache", action="store_true",
+        help="frozen backbone: run the backbone every epoch instead of caching its features",
+    )
     t.add_argument("--width", type=_positive_int, help="ResNet-18/34 first-stage width (auto)")
 
     p = sub.add_parser("predict", help="classify images or folders")
@@ -260,6 +268,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment=args.augment,
         seed=args.seed,
         width=args.width,
+        feature_views=args.feature_views,
+        feature_cache=not args.no_feature_cache,
     )
     progress = _TerminalProgress()
     stop = threading.Event()

@@ -201,11 +201,15 @@ def cached_feature_datasets(
     extractor = keras.Model(model.inputs, pooled, name="feature_extractor")
     views = max(0, int(config.feature_views)) if augmenter is not None else 0
     cache = FeatureCache(Path(config.cache_dir) / "features" if config.cache_dir else None)
-    key = FeatureCache.model_key(
+    # Unaugmented features depend on the backbone and its input only; augmented views also
+    # on the augmentation, so they get a key of their own.
+    base_key = FeatureCache.model_key(
         arch=the_plan.arch, weights=weights_identity(the_plan.weights),
         image_size=the_plan.image_size, preprocess=get_arch(the_plan.arch).preprocess,
-        augment=list(the_plan.augment) if views else [], views=views,
         keras=keras.__version__, policy=keras.mixed_precision.global_policy().name,
+    )
+    key = base_key if views == 0 else FeatureCache.model_key(
+        base=base_key, augment=list(the_plan.augment), views=views, seed=config.seed
     )
     t0 = time.perf_counter()
     f_train, new_train = compute_features(
@@ -213,7 +217,7 @@ def cached_feature_datasets(
         key=key, batch_size=the_plan.batch_size, should_stop=should_stop,
     )
     f_val, new_val = compute_features(
-        extractor, x_val, val_hashes, views=0, augmenter=None, cache=cache, key=key + "v0",
+        extractor, x_val, val_hashes, views=0, augmenter=None, cache=cache, key=base_key,
         batch_size=the_plan.batch_size, should_stop=should_stop,
     ) if len(val_hashes) else (np.zeros((0, 1, f_train.shape[-1]), np.float16), 0)
     total = len(train_hashes) + len(val_hashes)

@@ -33,6 +33,9 @@ def run_app(
     if os.environ.get("RESNET_GUI_REPORT_STARTUP"):
         print(f"window shown after {shown:.3f} s", flush=True)
     window.show_status(f"Ready ({shown:.1f} s)")
+    if os.environ.get("RESNET_GUI_EXIT_AFTER_SHOW"):  # start-up benchmark
+        QTimer.singleShot(0, app.quit)
+        return int(app.exec())
 
     def after_show() -> None:
         window.start_background_loading()

@@ -106,7 +106,7 @@ def test_imagenet_offline_names_the_file(
     # auto: falls back to training from scratch, and says so.
     logs: list[str] = []
     res = train(
-        TrainConfig(str(tiny_data), **_tiny(arch="auto")),
+        TrainConfig(str(tiny_data), **_tiny(arch="auto", weights="auto")),
         on_log=lambda d: logs.append(d.get("message", "")),
     )
     assert res.plan.arch == "resnet18" and res.plan.weights is None

@@ -1,0 +1,84 @@
+"""Inference: the app's path vs. the raw model, measured side by side.
+
+1. One dropped photo: decode (one decoder, EXIF, thumbnail) + predict through the app's
+   `Classifier.iter_predict`, vs. raw `model(x, training=False)` on that image pre-decoded
+   (both after warm-up). Target: <= 1.3x.
+2. A folder of N photos: the app's batched, streaming path vs. raw batched `model.predict` on
+   pre-decoded arrays. Target: >= 0.9x the raw throughput, with flat memory.
+
+    .venv/bin/python benchmarks/inference.py [--count 1000] [--arch resnet50] [--size 224]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time, rss_mb, write_photo_classes  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--arch", default="resnet50")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--photo-size", type=int, default=640, help="side of the JPEGs on disk")
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+
+    from resnet_gui.core.images import load_image
+    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.models import build_backbone, build_classifier, get_arch
+    from resnet_gui.core.tfsetup import device_description
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-infer-"))
+    per_class = max(1, args.count // 6)
+    folder = write_photo_classes(tmp / "photos", per_class, args.photo_size)
+    paths = sorted(str(p) for p in folder.rglob("*.jpg"))[: args.count]
+    backbone = build_backbone(args.arch, width=64, stem_stride=4)
+    model = build_classifier(
+        backbone, class_names=[f"c{i}" for i in range(10)], image_size=args.size,
+        preprocess=get_arch(args.arch).preprocess, frozen_inference_bn=True,
+    )
+    clf = Classifier.from_model(model)
+    print(f"device: {device_description()}; {args.arch} at {args.size} px; "
+          f"{len(paths)} JPEGs of {args.photo_size} px")
+
+    # 1. one photo
+    x1 = load_image(paths[0], args.size)[None].astype(np.float32)
+    for _ in range(3):
+        model(x1, training=False)
+        list(clf.iter_predict(paths[:1], thumbnail_size=96))
+    raw1 = median_time(lambda: model(x1, training=False), 7)
+    app1 = median_time(lambda: list(clf.iter_predict(paths[:1], thumbnail_size=96)), 7)
+    print(f"one photo: raw model {1000 * raw1:.1f} ms, app path {1000 * app1:.1f} ms, "
+          f"ratio {app1 / raw1:.2f} (target <= 1.3)")
+
+    # 2. a folder
+    arrays = np.stack([load_image(p, args.size) for p in paths]).astype(np.float32)
+    model.predict(arrays[: args.batch], batch_size=args.batch, verbose=0)
+    t = time.perf_counter()
+    model.predict(arrays, batch_size=args.batch, verbose=0)
+    raw_s = time.perf_counter() - t
+    del arrays
+    base = rss_mb()
+    peak = base
+    t = time.perf_counter()
+    n = 0
+    for batch in clf.iter_predict(paths, batch_size=args.batch):
+        n += len(batch)
+        peak = max(peak, rss_mb())
+    app_s = time.perf_counter() - t
+    print(f"folder: raw predict {len(paths) / raw_s:.1f} img/s (pre-decoded), "
+          f"app {n / app_s:.1f} img/s (decoding included); ratio {raw_s / app_s:.2f} "
+          f"(target >= 0.9); memory grew {peak - base:.0f} MB while streaming")
+
+
+if __name__ == "__main__":
+    main()
