@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -26,7 +26,7 @@ from resnet_gui.ui.widgets.prediction_card import PredictionCard
 from resnet_gui.ui.workers import ThreadPool, Worker, load_model_work, predict_work
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
-COLUMNS = 2
+COLUMNS = 3
 
 
 class InferenceTab(QWidget):
@@ -147,14 +147,17 @@ class InferenceTab(QWidget):
         self.pool.start(worker)
         self._update_enabled()
 
+    @Slot()
     def _load_finished(self) -> None:
         self.load_worker = None
         self._update_enabled()
 
+    @Slot(str, str)
     def _load_failed(self, message: str, tb: str) -> None:
         self.model_info.setText(f"Could not load the model: {message}")
         QMessageBox.critical(self, "Cannot load model", message)
 
+    @Slot(object)
     def set_classifier(self, classifier: Any) -> None:
         """Use ``classifier`` (a core Classifier) for new predictions."""
         self.classifier = classifier
@@ -235,11 +238,16 @@ class InferenceTab(QWidget):
         )
         self.predict_worker = worker
         worker.progressed.connect(self._add_results)
-        worker.errored.connect(lambda m, tb: QMessageBox.critical(self, "Prediction failed", m))
+        worker.errored.connect(self._predict_failed)
         worker.finished.connect(self._predict_finished)
         self.pool.start(worker)
         self.status.emit(f"Classifying {len(paths)} image(s)…")
 
+    @Slot(str, str)
+    def _predict_failed(self, message: str, tb: str) -> None:
+        QMessageBox.critical(self, "Prediction failed", message)
+
+    @Slot()
     def _predict_finished(self) -> None:
         self.predict_worker = None
         self.status.emit(f"{len(self.cards)} image(s) classified")
@@ -247,6 +255,7 @@ class InferenceTab(QWidget):
             self._start_next()
         self._update_enabled()
 
+    @Slot(object)
     def _add_results(self, items: list[dict]) -> None:
         if self.placeholder.isVisible() and items:
             self.placeholder.hide()

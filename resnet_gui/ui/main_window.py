@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -165,11 +165,14 @@ class MainWindow(QMainWindow):
         """Import TensorFlow in a worker; the status bar then names the device."""
         worker = Worker(tensorflow_work(), name="tensorflow")
         worker.returned.connect(self._tf_loaded)
-        worker.errored.connect(
-            lambda m, tb: self.device_label.setText(f"TensorFlow failed to load: {m}")
-        )
+        worker.errored.connect(self._tf_failed)
         self.pool.start(worker)
 
+    @Slot(str, str)
+    def _tf_failed(self, message: str, tb: str) -> None:
+        self.device_label.setText(f"TensorFlow failed to load: {message}")
+
+    @Slot(object)
     def _tf_loaded(self, info: dict) -> None:
         self.tf_info = info
         self.device_label.setText(f"TensorFlow {info['tensorflow']} · {info['device']}")

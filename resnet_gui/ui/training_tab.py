@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -333,23 +333,29 @@ class TrainingTab(QWidget):
         self.scan_label.setText(f"Scanning {path}…")
         worker = Worker(scan_work(str(path)), name="scan")
         self.scan_worker = worker
-        worker.progressed.connect(
-            lambda p, w=worker: w is self.scan_worker
-            and self.scan_label.setText(f"Checking images… {p[0]}/{p[1]}")
-        )
-        worker.returned.connect(lambda r, w=worker: self._scan_done(w, r))
-        worker.errored.connect(lambda m, tb, w=worker: self._scan_failed(w, m))
-        worker.finished.connect(lambda w=worker: self._scan_finished(w))
+        # Bound slots, never lambdas: a lambda has no thread of its own, so Qt would run it in
+        # the worker's thread (touching widgets from there crashes; see docs/architecture.md).
+        worker.progressed.connect(self._scan_progress)
+        worker.returned.connect(self._scan_done)
+        worker.errored.connect(self._scan_failed)
+        worker.finished.connect(self._scan_finished)
         self.pool.start(worker)
         self._update_enabled()
 
-    def _scan_finished(self, worker: Worker) -> None:
-        if worker is self.scan_worker:
+    @Slot(object)
+    def _scan_progress(self, progress: tuple[int, int]) -> None:
+        if self.sender() is self.scan_worker:
+            self.scan_label.setText(f"Checking images… {progress[0]}/{progress[1]}")
+
+    @Slot()
+    def _scan_finished(self) -> None:
+        if self.sender() is self.scan_worker:
             self.scan_worker = None
         self._update_enabled()
 
-    def _scan_done(self, worker: Worker, report: Any) -> None:
-        if worker is not self.scan_worker:
+    @Slot(object)
+    def _scan_done(self, report: Any) -> None:
+        if self.sender() is not self.scan_worker:
             return
         self.report = report
         self.folder_opened.emit(report.root)
@@ -380,8 +386,9 @@ class TrainingTab(QWidget):
             warn.setExpanded(True)
         self.status.emit(f"Dataset: {report.root}")
 
-    def _scan_failed(self, worker: Worker, message: str) -> None:
-        if worker is not self.scan_worker:
+    @Slot(str, str)
+    def _scan_failed(self, message: str, tb: str) -> None:
+        if self.sender() is not self.scan_worker:
             return
         self.scan_label.setText(f"Cannot use this folder: {message}")
         QMessageBox.warning(self, "Cannot use this folder", message)
@@ -455,6 +462,7 @@ class TrainingTab(QWidget):
         """True while a training run is in progress."""
         return self.train_worker is not None
 
+    @Slot(object)
     def _on_progress(self, event: dict) -> None:
         kind = event.get("kind")
         if kind == "batch":
@@ -484,6 +492,7 @@ class TrainingTab(QWidget):
             if "phase" in event:
                 self.progress_label.setText(f"{event['phase'].capitalize()}…")
 
+    @Slot(object)
     def _on_trained(self, result: Any) -> None:
         self.result = result
         best = result.best_epoch
@@ -498,12 +507,14 @@ class TrainingTab(QWidget):
         self.progress_label.setText("Finished")
         self.status.emit(f"Training finished: validation accuracy {acc}")
 
+    @Slot(str, str)
     def _on_train_error(self, message: str, tb: str) -> None:
         self.log.appendPlainText(f"error: {message}")
         self.progress.setFormat("failed")
         self.progress_label.setText("Training failed")
         QMessageBox.critical(self, "Training failed", message)
 
+    @Slot()
     def _on_train_finished(self) -> None:
         self.train_worker = None
         self.plot.flush()

@@ -75,10 +75,14 @@ def user_message(exc: BaseException) -> str:
     return f"Unexpected error ({name}): {text[:400]}"
 
 
-class ThreadPool:
-    """Starts workers in their own QThreads and keeps them until they finish; joins at exit."""
+class ThreadPool(QObject):
+    """Starts workers in their own QThreads and keeps them until they finish; joins at exit.
+
+    It lives in the GUI thread, so its slot runs there when a thread ends.
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self._running: dict[Worker, QThread] = {}
 
     def start(self, worker: Worker) -> Worker:
@@ -88,16 +92,19 @@ class ThreadPool:
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)
-        thread.finished.connect(lambda w=worker: self._forget(w))
+        thread.finished.connect(self._thread_finished)
         self._running[worker] = thread
         thread.start()
         return worker
 
-    def _forget(self, worker: Worker) -> None:
-        thread = self._running.pop(worker, None)
-        if thread is not None:
-            thread.wait()
-            thread.deleteLater()
+    @Slot()
+    def _thread_finished(self) -> None:
+        thread = self.sender()
+        for worker, t in list(self._running.items()):
+            if t is thread:
+                self._running.pop(worker)
+                t.wait()
+                t.deleteLater()
 
     def running(self, name: str | None = None) -> list[Worker]:
         """Workers not yet finished (optionally only those named ``name``)."""

@@ -36,3 +36,24 @@ def test_ui_and_cli_do_not_import_tensorflow() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_qt_binding_keeps_none_alive() -> None:
+    """PySide6 6.12.0 under Python 3.11 decrefs None on each void call, so the app aborts
+    after enough paint calls ("none_dealloc"); pyproject.toml excludes it. This catches any
+    binding that does it again."""
+    out = _run(
+        "import sys\n"
+        "from PySide6.QtGui import QGuiApplication, QImage, QPainter\n"
+        "app = QGuiApplication(['x', '-platform', 'offscreen'])\n"
+        "img = QImage(8, 8, QImage.Format.Format_RGB32)\n"
+        "p = QPainter(img)\n"
+        "before = sys.getrefcount(None)\n"
+        "for _ in range(2000):\n"
+        "    p.drawLine(0, 1, 5, 1)\n"
+        "lost = before - sys.getrefcount(None)\n"
+        "p.end()\n"
+        "print(lost)"
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) < 50

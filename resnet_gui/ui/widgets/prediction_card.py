@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -40,13 +41,19 @@ class PredictionCard(QFrame):
             "#predictionCard { background: palette(base); border: 1px solid palette(mid);"
             " border-radius: 6px; }"
         )
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
         thumb = QLabel()
         thumb.setFixedSize(THUMB, THUMB)
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         if result.get("thumbnail") is not None:
-            thumb.setPixmap(pixmap_from_array(result["thumbnail"]))
+            pix = pixmap_from_array(result["thumbnail"])
+            # Small images are shown enlarged to the card's thumbnail size, large ones shrunk.
+            thumb.setPixmap(pix.scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            ))
         else:
             thumb.setText("✕")
             thumb.setStyleSheet("color: #b00; font-size: 28px;")
