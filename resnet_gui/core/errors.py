@@ -31,3 +31,17 @@ class WeightsUnavailableError(ResnetGuiError):
 
 class TrainingError(ResnetGuiError):
     """Training cannot start or failed with a cause the user can act on."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A message a user can act on: ours as they are, others named and explained."""
+    if isinstance(exc, ResnetGuiError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    if "ResourceExhausted" in name or isinstance(exc, MemoryError) or "OOM" in text:
+        return (
+            "Out of memory. Try a smaller batch size, a smaller image size or a smaller "
+            f"architecture. ({name})"
+        )
+    return f"Unexpected error ({name}): {text[:400]}"

@@ -60,19 +60,10 @@ class Worker(QObject):
 
 
 def user_message(exc: BaseException) -> str:
-    """A message a user can act on: ours as they are, others named and explained."""
-    from resnet_gui.core.errors import ResnetGuiError
+    """A message a user can act on (see :func:`resnet_gui.core.errors.describe_exception`)."""
+    from resnet_gui.core.errors import describe_exception
 
-    if isinstance(exc, ResnetGuiError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    name = type(exc).__name__
-    if "ResourceExhausted" in name or isinstance(exc, MemoryError) or "OOM" in text:
-        return (
-            "Out of memory. Try a smaller batch size, a smaller image size or a smaller "
-            f"architecture. ({name})"
-        )
-    return f"Unexpected error ({name}): {text[:400]}"
+    return describe_exception(exc)
 
 
 class ThreadPool(QObject):
@@ -163,26 +154,38 @@ class Throttle:
 
 
 def training_work(config: Any, report: Any = None) -> WorkFn:
-    """The work function of a training run: progress events are dicts with a ``kind`` key
-    ("batch", "epoch", "log"); the result is the core ``TrainResult``."""
+    """The work function of a training run. Training itself runs in a child process (see
+    ``resnet_gui.core.remote``: TensorFlow's GIL holds would otherwise freeze the window); this
+    thread relays its messages. Progress events are dicts with a ``kind`` key ("batch",
+    "epoch", "log"); the result is a ``RemoteTrainResult`` with the model loaded."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.training import train
+        import weakref
 
-        batch_throttle = Throttle(lambda s: emit({"kind": "batch", **s}), 0.1)
+        from resnet_gui.core.errors import ResnetGuiError
+        from resnet_gui.core.inference import Classifier
+        from resnet_gui.core.remote import RemoteTrainResult, TrainingProcess
 
-        def on_batch(stats: dict) -> None:
-            last = stats["batch"] == stats["batches"]
-            batch_throttle(stats, force=last)
-
-        return train(
-            config,
-            on_batch=on_batch,
-            on_epoch=lambda s: emit({"kind": "epoch", **s}),
-            on_log=lambda d: emit({"kind": "log", **d}),
-            should_stop=should_stop,
-            report=report,
-        )
+        process = TrainingProcess(config, report)
+        try:
+            for event in process.events(should_stop):
+                if event["kind"] == "error":
+                    raise ResnetGuiError(event["message"])
+                if event["kind"] == "result":
+                    fields = RemoteTrainResult.__dataclass_fields__
+                    result = RemoteTrainResult(
+                        **{k: v for k, v in event.items() if k in fields}
+                    )
+                    result.model = Classifier.load(result.model_path).model
+                    # The temporary model file lives as long as the result that copies it.
+                    weakref.finalize(result, process.cleanup)
+                    return result
+                emit(event)
+        except BaseException:
+            process.kill()
+            process.cleanup()
+            raise
+        raise ResnetGuiError("training ended without a result")
 
     return work
 

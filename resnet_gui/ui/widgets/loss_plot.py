@@ -53,7 +53,7 @@ class LossPlot(QWidget):
         )
         self.clear()
         self._timer = QTimer(self)
-        self._timer.setInterval(200)
+        self._timer.setInterval(500)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
 
