@@ -155,10 +155,15 @@ def compute_features(
             raise StopRequested
         idx = missing[begin : begin + batch_size]
         batch = images[idx].astype(np.float32)
+        if len(idx) < batch_size:
+            # Pad to the full batch: one input shape, so the predict function is traced once
+            # (a retrace costs more than the extra rows when a few images were added).
+            pad = np.repeat(batch[:1], batch_size - len(idx), axis=0)
+            batch = np.concatenate([batch, pad])
         for v in range(1 + views):
             x = batch if v == 0 else np.asarray(augmenter(batch, training=True))
             feats = np.asarray(extractor.predict_on_batch(np.clip(x, 0, 255)))
-            out[idx, v] = feats.astype(np.float16)
+            out[idx, v] = feats[: len(idx)].astype(np.float16)
         if cache is not None:
             for i in idx:
                 cache.put(key, hashes[i], out[i])

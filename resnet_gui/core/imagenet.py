@@ -24,7 +24,8 @@ def imagenet_class_names() -> list[str]:
     from Keras' cached ``imagenet_class_index.json``, else ``class_0 .. class_999``."""
     shipped = ASSETS / "imagenet_classes.txt"
     if shipped.is_file():
-        names = [n.strip() for n in shipped.read_text(encoding="utf-8").splitlines() if n.strip()]
+        lines = shipped.read_text(encoding="utf-8").splitlines()
+        names = [n.strip() for n in lines if n.strip() and not n.startswith("#")]
         if len(names) == 1000:
             return names
     cached = keras_home() / "models" / "imagenet_class_index.json"

@@ -1,0 +1,32 @@
+"""The stock ImageNet ResNet-50: class names ship with the app; offline it says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resnet_gui.core.errors import WeightsUnavailableError
+from resnet_gui.core.imagenet import imagenet_class_names, imagenet_classifier
+
+
+def test_class_names_ship_in_order() -> None:
+    names = imagenet_class_names()
+    assert len(names) == 1000 and len(set(names)) == 1000
+    assert names[0] == "tench" and names[281] == "tabby" and names[207] == "golden retriever"
+
+
+def test_offline_names_the_weights_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from resnet_gui.core.models import keras_module
+
+    keras = keras_module()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*args: object, **kwargs: object) -> str:
+        raise Exception("URL fetch failure on https://example.invalid: [Errno -2]")  # noqa: TRY002
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(WeightsUnavailableError) as info:
+        imagenet_classifier()
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in str(info.value)
+    assert str(tmp_path / "models") in str(info.value)
