@@ -49,7 +49,7 @@ def main() -> None:
     tab = window.training_tab
     tab.open_folder(args.data or str(demo_data_dir()))
     spin(lambda: tab.report is not None, 60)
-    tab.epochs_spin.setValue(args.epochs)
+    tab.form.epochs_spin.setValue(args.epochs)
 
     gaps: list[float] = []
     clock = QElapsedTimer()

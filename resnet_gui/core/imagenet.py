@@ -7,13 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from resnet_gui.core.errors import WeightsUnavailableError
-from resnet_gui.core.models import (
-    WEIGHTS_URL,
-    custom_layer,
-    imagenet_unavailable_message,
-    keras_home,
-    keras_module,
-)
+from resnet_gui.core.models import custom_layer, keras_module
+from resnet_gui.core.weights import WEIGHTS_URL, imagenet_unavailable_message, keras_home
 
 TOP_WEIGHTS = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,9 @@ def open_image(
     except UnidentifiedImageError:
         raise ImageError(label, REASON_NOT_IMAGE, "Pillow cannot identify the format") from None
     except Image.DecompressionBombError as exc:
-        raise ImageError(label, REASON_TOO_LARGE, str(exc)) from None
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size_text = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageError(label, REASON_TOO_LARGE, f"{size_text}, limit {max_pixels:,}") from None
     except Exception as exc:  # noqa: BLE001 - any header failure means the file is unusable
         raise ImageError(label, REASON_NOT_IMAGE, str(exc)) from None
     width, height = img.size

@@ -20,14 +20,10 @@ import numpy as np
 
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
 from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
-from resnet_gui.core.models import (
-    fetch_imagenet_weights,
-    get_arch,
-    imagenet_unavailable_message,
-    stem_stride_for,
-)
+from resnet_gui.core.models import get_arch, stem_stride_for
 from resnet_gui.core.pipeline import StopRequested, parse_augment
 from resnet_gui.core.runner import Runner, build_for_plan
+from resnet_gui.core.weights import fetch_imagenet_weights, imagenet_unavailable_message
 
 #: Augmentations used when the user does not choose (photos: mirror-symmetric classes assumed).
 DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")

@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
         raw = self.settings.value("training/hyperparameters", "")
         if raw:
             try:
-                self.training_tab.apply_settings(json.loads(str(raw)))
+                self.training_tab.form.apply_settings(json.loads(str(raw)))
             except (ValueError, TypeError):
                 pass
         index = self.settings.value("window/tab", 0)
@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.settings.setValue(
-            "training/hyperparameters", json.dumps(self.training_tab.settings_values())
+            "training/hyperparameters", json.dumps(self.training_tab.form.settings_values())
         )
         self.settings.sync()
 

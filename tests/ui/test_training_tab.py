@@ -19,10 +19,10 @@ def _scan(qtbot, window, folder: Path) -> None:  # noqa: ANN001
 
 
 def _fast(tab) -> None:  # noqa: ANN001
-    tab.weights_combo.setCurrentIndex(tab.weights_combo.findData("none"))
-    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet18"))
-    tab.batch_spin.setValue(4)
-    for cb in tab.aug_checks.values():
+    tab.form.weights_combo.setCurrentIndex(tab.form.weights_combo.findData("none"))
+    tab.form.arch_combo.setCurrentIndex(tab.form.arch_combo.findData("resnet18"))
+    tab.form.batch_spin.setValue(4)
+    for cb in tab.form.aug_checks.values():
         cb.setChecked(False)
 
 
@@ -58,7 +58,7 @@ def test_train_plot_save_and_use(qtbot, window, tiny_data: Path, tmp_path: Path)
     tab = window.training_tab
     _scan(qtbot, window, tiny_data)
     _fast(tab)
-    tab.epochs_spin.setValue(2)
+    tab.form.epochs_spin.setValue(2)
     tab.start_training()
     assert not tab.train_button.isEnabled() and tab.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not tab.training, timeout=180_000)
@@ -79,7 +79,7 @@ def test_stop_ends_training_quickly(qtbot, window, tiny_data: Path) -> None:  # 
     tab = window.training_tab
     _scan(qtbot, window, tiny_data)
     _fast(tab)
-    tab.epochs_spin.setValue(200)
+    tab.form.epochs_spin.setValue(200)
     batches: list[dict] = []
     tab.start_training()
     tab.train_worker.progressed.connect(
@@ -99,7 +99,7 @@ def test_close_during_training_stops_and_joins(
     tab = window.training_tab
     _scan(qtbot, window, tiny_data)
     _fast(tab)
-    tab.epochs_spin.setValue(200)
+    tab.form.epochs_spin.setValue(200)
     asked: list[str] = []
     monkeypatch.setattr(
         QMessageBox, "question",
@@ -119,28 +119,28 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     path = str(tmp_path / "s.ini")
     first = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat))
     qtbot.addWidget(first)
-    first.training_tab.arch_combo.setCurrentIndex(1)  # resnet34
-    first.training_tab.epochs_spin.setValue(7)
-    first.training_tab.aug_checks["shear"].setChecked(True)
+    first.training_tab.form.arch_combo.setCurrentIndex(1)  # resnet34
+    first.training_tab.form.epochs_spin.setValue(7)
+    first.training_tab.form.aug_checks["shear"].setChecked(True)
     first.show()
     first.resize(700, 500)
     first._add_recent("recent/folders", "/data/cats")
     first.close()
     second = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat))
     qtbot.addWidget(second)
-    assert second.training_tab.arch_combo.currentData() == "resnet34"
-    assert second.training_tab.epochs_spin.value() == 7
-    assert second.training_tab.aug_checks["shear"].isChecked()
+    assert second.training_tab.form.arch_combo.currentData() == "resnet34"
+    assert second.training_tab.form.epochs_spin.value() == 7
+    assert second.training_tab.form.aug_checks["shear"].isChecked()
     assert second.size().width() == 700
     assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
 
 
 def test_imagenet_disabled_for_resnet18_with_reason(window) -> None:  # noqa: ANN001
     tab = window.training_tab
-    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet18"))
-    item = tab.weights_combo.model().item(0)
+    tab.form.arch_combo.setCurrentIndex(tab.form.arch_combo.findData("resnet18"))
+    item = tab.form.weights_combo.model().item(0)
     assert not item.isEnabled() and "no ImageNet weights" in item.toolTip()
-    assert not tab.mode_frozen.isEnabled() and "pretrained" in tab.mode_frozen.toolTip()
-    tab.arch_combo.setCurrentIndex(tab.arch_combo.findData("resnet50"))
-    assert tab.weights_combo.model().item(0).isEnabled()
-    assert tab.mode_frozen.isEnabled() and tab.mode_frozen.isChecked()
+    assert not tab.form.mode_frozen.isEnabled() and "pretrained" in tab.form.mode_frozen.toolTip()
+    tab.form.arch_combo.setCurrentIndex(tab.form.arch_combo.findData("resnet50"))
+    assert tab.form.weights_combo.model().item(0).isEnabled()
+    assert tab.form.mode_frozen.isEnabled() and tab.form.mode_frozen.isChecked()

@@ -1,0 +1,223 @@
+"""The hyperparameter form of the Training tab: widgets, rules for what can combine, and the
+mapping to a core TrainConfig. Combinations that cannot work are disabled with a tooltip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
+
+ARCHS = [
+    ("resnet18", "ResNet-18 (fast, from scratch)"),
+    ("resnet34", "ResNet-34"),
+    ("resnet50", "ResNet-50 (ImageNet weights)"),
+    ("resnet101", "ResNet-101"),
+    ("resnet152", "ResNet-152"),
+]
+AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
+DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")
+
+
+
+class TrainSettingsForm(QGroupBox):
+    """Architecture, weights, sizes, schedule, training mode and augmentation."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Model and training", parent)
+        self.weights_file = ""
+        self.busy = False
+        form = QFormLayout(self)
+        self.arch_combo = QComboBox()
+        for key, title in ARCHS:
+            self.arch_combo.addItem(title, key)
+        self.arch_combo.currentIndexChanged.connect(self._on_arch_changed)
+        form.addRow("Architecture", self.arch_combo)
+        self.weights_combo = QComboBox()
+        self.weights_combo.addItem("ImageNet (transfer learning)", "imagenet")
+        self.weights_combo.addItem("None (train from scratch)", "none")
+        self.weights_combo.addItem("Import weights file…", "file")
+        self.weights_combo.currentIndexChanged.connect(self._on_weights_changed)
+        form.addRow("Weights", self.weights_combo)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(0, 512)
+        self.size_spin.setSingleStep(16)
+        self.size_spin.setSpecialValueText("Auto")
+        self.size_spin.setSuffix(" px")
+        form.addRow("Image size", self.size_spin)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(0, 500)
+        self.epochs_spin.setSpecialValueText("Auto")
+        form.addRow("Epochs", self.epochs_spin)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 1024)
+        self.batch_spin.setValue(32)
+        form.addRow("Batch size", self.batch_spin)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.0, 1.0)
+        self.lr_spin.setSingleStep(0.0005)
+        self.lr_spin.setSpecialValueText("Auto")
+        form.addRow("Learning rate", self.lr_spin)
+        self.val_spin = QDoubleSpinBox()
+        self.val_spin.setRange(0.0, 0.5)
+        self.val_spin.setSingleStep(0.05)
+        self.val_spin.setValue(0.2)
+        form.addRow("Validation split", self.val_spin)
+
+        mode = QWidget()
+        ml = QGridLayout(mode)
+        ml.setContentsMargins(0, 0, 0, 0)
+        self.mode_full = QRadioButton("Train all layers")
+        self.mode_frozen = QRadioButton("Frozen backbone (train the head)")
+        self.mode_finetune = QRadioButton("Fine-tune top blocks:")
+        self.finetune_spin = QSpinBox()
+        self.finetune_spin.setRange(1, 50)
+        self.finetune_spin.setValue(3)
+        self.mode_group = QButtonGroup(self)
+        for i, b in enumerate((self.mode_full, self.mode_frozen, self.mode_finetune)):
+            self.mode_group.addButton(b, i)
+            b.toggled.connect(self._update_enabled)
+        ml.addWidget(self.mode_full, 0, 0, 1, 2)
+        ml.addWidget(self.mode_frozen, 1, 0, 1, 2)
+        ml.addWidget(self.mode_finetune, 2, 0)
+        ml.addWidget(self.finetune_spin, 2, 1)
+        form.addRow("Training", mode)
+
+        aug = QWidget()
+        al = QGridLayout(aug)
+        al.setContentsMargins(0, 0, 0, 0)
+        self.aug_checks: dict[str, QCheckBox] = {}
+        for i, name in enumerate(AUGMENTATIONS):
+            cb = QCheckBox(name)
+            cb.setChecked(name in DEFAULT_AUGMENT)
+            self.aug_checks[name] = cb
+            al.addWidget(cb, i // 3, i % 3)
+        form.addRow("Augmentation", aug)
+        self.arch_combo.setCurrentIndex(0)
+        self._on_arch_changed()
+
+    def settings_values(self) -> dict:
+        """The hyperparameters as plain data (saved in QSettings between runs)."""
+        return {
+            "arch": self.arch_combo.currentData(),
+            "weights": self.weights_combo.currentData(),
+            "image_size": self.size_spin.value(),
+            "epochs": self.epochs_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "learning_rate": self.lr_spin.value(),
+            "val_split": self.val_spin.value(),
+            "mode": self.mode_group.checkedId(),
+            "fine_tune_blocks": self.finetune_spin.value(),
+            "augment": [n for n, cb in self.aug_checks.items() if cb.isChecked()],
+        }
+
+    def apply_settings(self, values: dict) -> None:
+        """Restore hyperparameters saved by :meth:`settings_values` (unknown keys ignored)."""
+        def idx(combo: QComboBox, data: Any) -> None:
+            i = combo.findData(data)
+            if i >= 0:
+                combo.setCurrentIndex(i)
+
+        if "arch" in values:
+            idx(self.arch_combo, values["arch"])
+        if values.get("weights") in ("imagenet", "none"):
+            idx(self.weights_combo, values["weights"])
+        for key, spin in (("image_size", self.size_spin), ("epochs", self.epochs_spin),
+                          ("batch_size", self.batch_spin), ("fine_tune_blocks", self.finetune_spin)):
+            if key in values:
+                spin.setValue(int(values[key]))
+        for key, spin in (("learning_rate", self.lr_spin), ("val_split", self.val_spin)):
+            if key in values:
+                spin.setValue(float(values[key]))
+        if "mode" in values:
+            button = self.mode_group.button(int(values["mode"]))
+            if button is not None and button.isEnabled():
+                button.setChecked(True)
+        if "augment" in values:
+            chosen = set(values["augment"] or [])
+            for n, cb in self.aug_checks.items():
+                cb.setChecked(n in chosen)
+        self._update_enabled()
+
+    def _on_arch_changed(self) -> None:
+        arch = self.arch_combo.currentData()
+        has_imagenet = arch not in ("resnet18", "resnet34")
+        item = self.weights_combo.model().item(0)
+        item.setEnabled(has_imagenet)
+        item.setToolTip("" if has_imagenet else "Keras ships no ImageNet weights for ResNet-18/34")
+        if not has_imagenet and self.weights_combo.currentData() == "imagenet":
+            self.weights_combo.setCurrentIndex(1)
+        elif has_imagenet and self.weights_combo.currentData() == "none":
+            self.weights_combo.setCurrentIndex(0)
+        self._on_weights_changed()
+
+    def _on_weights_changed(self) -> None:
+        if self.weights_combo.currentData() == "file" and not self.weights_file:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import weights file", "", "Keras weights (*.h5 *.weights.h5);;All files (*)"
+            )
+            if path:
+                self.weights_file = path
+            else:
+                self.weights_combo.setCurrentIndex(1)
+                return
+        pretrained = self.weights_combo.currentData() in ("imagenet", "file")
+        if pretrained and self.mode_full.isChecked():
+            self.mode_frozen.setChecked(True)
+        if not pretrained:
+            self.mode_full.setChecked(True)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        busy = self.busy
+        pretrained = self.weights_combo.currentData() in ("imagenet", "file")
+        why = "" if pretrained else "Needs pretrained weights: a random backbone must be trained"
+        self.mode_frozen.setEnabled(pretrained and not busy)
+        self.mode_frozen.setToolTip(why)
+        self.mode_finetune.setEnabled(pretrained and not busy)
+        self.mode_finetune.setToolTip(why)
+        self.finetune_spin.setEnabled(pretrained and self.mode_finetune.isChecked() and not busy)
+        for w in (self.arch_combo, self.weights_combo, self.size_spin, self.epochs_spin,
+                  self.batch_spin, self.lr_spin, self.val_spin, self.mode_full,
+                  *self.aug_checks.values()):
+            w.setEnabled(not busy)
+        self.changed.emit()
+
+    def set_busy(self, busy: bool) -> None:
+        """Lock the form while training runs."""
+        if busy != self.busy:
+            self.busy = busy
+            self._update_enabled()
+
+    def config_kwargs(self) -> dict:
+        """The TrainConfig arguments the form stands for (everything but the data folder)."""
+        v = self.settings_values()
+        weights = {"imagenet": "imagenet", "none": "none"}.get(v["weights"], self.weights_file)
+        mode = v["mode"]
+        return {
+            "arch": v["arch"],
+            "weights": weights,
+            "image_size": v["image_size"] or None,
+            "epochs": v["epochs"] or None,
+            "batch_size": v["batch_size"],
+            "learning_rate": v["learning_rate"] or None,
+            "val_split": v["val_split"],
+            "freeze_base": True if mode in (1, 2) else (False if mode == 0 else None),
+            "fine_tune_blocks": v["fine_tune_blocks"] if mode == 2 else 0,
+            "augment": ",".join(v["augment"]) or "none",
+        }
