@@ -67,6 +67,13 @@ def main() -> int:
     )
     print(f"inference cards: {len(inf.cards)}, top-1 correct: {correct}")
     print(f"validation accuracy: {tab.result.val_accuracy}")
+    from resnet_gui.ui.resnet_help import ResNetHelpDialog
+
+    dialog = ResNetHelpDialog(window)
+    dialog.show()
+    app.processEvents()
+    dialog.grab().save(str(OUT / "help.png"))
+    dialog.close()
     window.close()
     return 0
 

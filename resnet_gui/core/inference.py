@@ -43,21 +43,22 @@ class Prediction:
         }
 
 
-def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
-    """Save ``model`` to ``path`` (``.keras``) atomically: a temporary file, then a rename.
+def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Write a ``.keras`` file atomically: ``write(tmp)`` beside the target, then a rename.
 
-    A crash during the save leaves any earlier file at ``path`` untouched.
+    A crash or a full disk during the write leaves any earlier file at ``path`` untouched.
 
     Raises:
-        ModelFileError: the path does not end in ``.keras`` or the save failed.
+        ModelFileError: the path does not end in ``.keras`` or the write failed.
     """
     target = Path(path).expanduser()
     if target.suffix != ".keras":
         raise ModelFileError(f"model files end in .keras: {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keras wants the .keras suffix on the temporary name too.
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
     try:
-        model.save(tmp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
         os.replace(tmp, target)
     except OSError as exc:
         raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}") from exc
@@ -65,6 +66,11 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Save ``model`` to ``path`` (``.keras``) atomically; see :func:`atomic_save`."""
+    return atomic_save(path, model.save)
 
 
 def expand_inputs(items: Iterable[str | os.PathLike[str]]) -> list[str]:

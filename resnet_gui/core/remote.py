@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_gui.core.errors import ModelFileError, TrainingError
+from resnet_gui.core.errors import TrainingError
 
 #: Batch events are sent at most this often (the rest are summarised by the next one).
 BATCH_INTERVAL_S = 0.1
@@ -103,20 +103,9 @@ class RemoteTrainResult:
         Raises:
             ModelFileError: the path does not end in ``.keras`` or cannot be written.
         """
-        target = Path(path).expanduser()
-        if target.suffix != ".keras":
-            raise ModelFileError(f"model files end in .keras: {target}")
-        tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.model_path, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}") from exc
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return target
+        from resnet_gui.core.inference import atomic_save
+
+        return atomic_save(path, lambda tmp: shutil.copyfile(self.model_path, tmp))
 
 
 class TrainingProcess:

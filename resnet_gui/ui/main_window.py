@@ -87,6 +87,8 @@ class MainWindow(QMainWindow):
         run_menu.addAction(
             self._action("Export plot as PNG…", QKeySequence("Ctrl+E"), self._export_plot)
         )
+        run_menu.addSeparator()
+        run_menu.addAction(self._action("Clear feature cache…", None, self.clear_feature_cache))
         view = self.menuBar().addMenu("&View")
         view.addAction(self._action("Training tab", QKeySequence("Ctrl+1"),
                                     lambda: self.tabs.setCurrentIndex(0)))
@@ -127,6 +129,21 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export plot", "training.png", "PNG (*.png)")
         if path:
             self.training_tab.plot.export_png(path)
+
+    def clear_feature_cache(self, confirm: bool = True) -> None:
+        """Delete the cached backbone features (they are recomputed when needed)."""
+        from resnet_gui.core.features import FeatureCache
+
+        cache = FeatureCache()
+        n, size = cache.usage()
+        if confirm and QMessageBox.question(
+            self, "Clear feature cache",
+            f"Delete {n} cached feature files ({size / 1e6:.1f} MB) in {cache.root}?\n"
+            "They are computed again the next time a frozen backbone trains on those images.",
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        removed, freed = cache.clear()
+        self.show_status(f"Feature cache cleared: {removed} files, {freed / 1e6:.1f} MB")
 
     # ------------------------------------------------------------------ recent items
     def _recent(self, key: str) -> list[str]:

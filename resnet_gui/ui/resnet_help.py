@@ -38,7 +38,7 @@ class ResidualBlockDiagram(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(300, 470)
+        self.setMinimumSize(350, 470)
 
     def paintEvent(self, event: object) -> None:  # noqa: N802 - Qt API
         p = QPainter(self)

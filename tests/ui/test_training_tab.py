@@ -144,3 +144,18 @@ def test_imagenet_disabled_for_resnet18_with_reason(window) -> None:  # noqa: AN
     tab.form.arch_combo.setCurrentIndex(tab.form.arch_combo.findData("resnet50"))
     assert tab.form.weights_combo.model().item(0).isEnabled()
     assert tab.form.mode_frozen.isEnabled() and tab.form.mode_frozen.isChecked()
+
+
+def test_clear_feature_cache_from_the_app(
+    window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    import numpy as np
+
+    from resnet_gui.core.features import FeatureCache
+
+    monkeypatch.setenv("RESNET_GUI_CACHE", str(tmp_path / "cache"))
+    FeatureCache().put("key", "b" * 40, np.ones((1, 4), np.float16))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.clear_feature_cache()
+    assert FeatureCache().usage() == (0, 0)
+    assert "Feature cache cleared: 1 files" in window.statusBar().currentMessage()

@@ -30,7 +30,10 @@ class LossPlot(QWidget):
             plot.setLabel("bottom", "epoch")
             plot.addLegend(offset=(-10, 10))
             plot.setMouseEnabled(x=True, y=False)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # no "epoch (x0.001)"
         self.acc_plot.setYRange(0, 1.0, padding=0.02)
+        self.loss_plot.setXRange(0, 10, padding=0.02)
         blue, orange, green = "#1f77b4", "#ff7f0e", "#2ca02c"
         self.batch_curve = self.loss_plot.plot(
             name="training loss (per batch, smoothed)", pen=pg.mkPen("#9ecae1", width=1.5)
