@@ -32,8 +32,8 @@ def main() -> None:
     from resnet_gui.core import pipeline
     from resnet_gui.core.dataset import scan_dataset
     from resnet_gui.core.models import build_backbone, build_classifier, stem_stride_for
+    from resnet_gui.core.recipe import DEFAULT_AUGMENT
     from resnet_gui.core.tfsetup import device_description, import_tensorflow
-    from resnet_gui.core.training import DEFAULT_AUGMENT
 
     tf = import_tensorflow()
     import keras

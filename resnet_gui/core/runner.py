@@ -13,7 +13,8 @@ from resnet_gui.core.models import get_arch
 from resnet_gui.core.pipeline import StopRequested
 
 if TYPE_CHECKING:
-    from resnet_gui.core.training import TrainConfig, TrainPlan
+    from resnet_gui.core.recipe import TrainPlan
+    from resnet_gui.core.training import TrainConfig
 
 Callback = Callable[[dict], None]
 

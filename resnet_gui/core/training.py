@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,11 @@ from typing import Any
 import numpy as np
 
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
-from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
-from resnet_gui.core.models import get_arch, stem_stride_for
-from resnet_gui.core.pipeline import StopRequested, parse_augment
+from resnet_gui.core.errors import TrainingError
+from resnet_gui.core.models import get_arch
+from resnet_gui.core.pipeline import StopRequested
+from resnet_gui.core.recipe import TrainPlan, plan
 from resnet_gui.core.runner import Runner, build_for_plan
-from resnet_gui.core.weights import fetch_imagenet_weights, imagenet_unavailable_message
-
-#: Augmentations used when the user does not choose (photos: mirror-symmetric classes assumed).
-DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")
 
 Callback = Callable[[dict], None]
 
@@ -67,37 +64,6 @@ class TrainConfig:
 
 
 @dataclass
-class TrainPlan:
-    """The concrete choices made for a run, with a line of explanation for each automatic one."""
-
-    arch: str
-    weights: str | None  # None, "imagenet" or a path
-    image_size: int
-    epochs: int
-    head_epochs: int
-    batch_size: int
-    learning_rate: float
-    fine_tune_learning_rate: float
-    freeze_base: bool
-    fine_tune_blocks: int
-    augment: tuple[str, ...]
-    width: int
-    stem_stride: int
-    dropout: float
-    bn_momentum: float
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def pretrained(self) -> bool:
-        """True when the backbone starts from learned weights."""
-        return self.weights is not None
-
-    def to_dict(self) -> dict:
-        """Plain-data copy."""
-        return asdict(self)
-
-
-@dataclass
 class TrainResult:
     """The outcome of :func:`train`."""
 
@@ -118,155 +84,6 @@ class TrainResult:
         from resnet_gui.core.inference import save_model
 
         return save_model(self.model, path)
-
-
-def _round16(x: float) -> int:
-    return int(max(16, 16 * round(x / 16)))
-
-
-def plan(config: TrainConfig, report: DatasetReport, num_train: int, log: Callback) -> TrainPlan:
-    """Resolve the automatic choices of ``config`` for this data set.
-
-    Raises:
-        TrainingError / WeightsUnavailableError: contradictory or impossible settings.
-    """
-    notes: list[str] = []
-    weights_arg = (config.weights or "auto").strip()
-    arch = (config.arch or "auto").lower()
-    if arch == "auto":
-        if weights_arg.lower() in ("auto", "imagenet") and _imagenet_obtainable("resnet50", log):
-            arch = "resnet50"
-            notes.append("architecture resnet50 with ImageNet weights (found in the Keras cache)")
-        elif weights_arg.lower() == "imagenet":
-            raise WeightsUnavailableError(
-                imagenet_unavailable_message("resnet50", "not in the Keras cache")
-            )
-        else:
-            arch = "resnet18"
-            if weights_arg.lower() == "auto":
-                notes.append(
-                    "architecture resnet18 from scratch (no ImageNet weights available; "
-                    f"put {get_arch('resnet50').weights_file} in ~/.keras/models for transfer "
-                    "learning)"
-                )
-    spec = get_arch(arch)
-    arch = spec.name
-
-    weights: str | None
-    wl = weights_arg.lower()
-    if wl == "none":
-        weights = None
-    elif wl == "imagenet":
-        if not spec.has_imagenet:
-            raise TrainingError(
-                f"Keras ships no ImageNet weights for {spec.title}: use resnet50/101/152, "
-                "or --weights none"
-            )
-        fetch_imagenet_weights(arch, log)
-        weights = "imagenet"
-    elif wl == "auto":
-        if spec.has_imagenet and _imagenet_obtainable(arch, log):
-            weights = "imagenet"
-        else:
-            weights = None
-            if spec.has_imagenet:
-                notes.append(
-                    f"ImageNet weights for {spec.title} are not available offline: training from "
-                    "scratch"
-                )
-    else:
-        path = Path(weights_arg).expanduser()
-        if not path.is_file():
-            raise WeightsUnavailableError(f"weights file not found: {path}")
-        weights = str(path)
-    pretrained = weights is not None
-
-    if config.fine_tune_blocks < 0:
-        raise TrainingError(f"--fine-tune-layers must be >= 0, got {config.fine_tune_blocks}")
-    freeze = config.freeze_base if config.freeze_base is not None else pretrained
-    if config.fine_tune_blocks > 0:
-        if not pretrained:
-            raise TrainingError(
-                "fine-tuning the top blocks needs pretrained weights (--weights imagenet or PATH); "
-                "a model from scratch trains all its layers anyway"
-            )
-        freeze = True
-    if freeze and not pretrained:
-        notes.append("warning: a frozen backbone with random weights learns little")
-
-    median = report.median_size()
-    if config.image_size:
-        size = int(config.image_size)
-        if not 16 <= size <= 1024:
-            raise TrainingError(f"image size must be between 16 and 1024, got {size}")
-    elif pretrained:
-        size = 224
-        notes.append("image size 224 (the size ImageNet weights were trained at)")
-    else:
-        size = min(64, max(32, _round16(median)))
-        notes.append(f"image size {size} (from the images' median side, {median} px)")
-
-    if config.width:
-        width = int(config.width)
-    else:
-        width = 32 if num_train < 3000 else 64
-    stem = stem_stride_for(size) if not pretrained else 4
-    batch = max(1, int(config.batch_size))
-    steps_per_epoch = max(1, math.ceil(num_train / batch))
-
-    if config.epochs:
-        epochs = int(config.epochs)
-    elif pretrained:
-        epochs = 10
-    else:
-        # About 600 optimiser steps (enough for BatchNorm statistics and the cosine schedule
-        # to settle), bounded to 20-60 epochs.
-        epochs = int(min(60, max(20, round(600 / steps_per_epoch))))
-        notes.append(f"{epochs} epochs ({steps_per_epoch} steps each)")
-    if epochs < 1:
-        raise TrainingError(f"epochs must be at least 1, got {epochs}")
-    head_epochs = epochs
-    if config.fine_tune_blocks > 0:
-        head_epochs = max(1, epochs // 2)
-
-    lr = config.learning_rate or (1e-3 if pretrained else 2e-3)
-    if lr <= 0:
-        raise TrainingError(f"learning rate must be positive, got {lr}")
-
-    if config.augment == "default":
-        augment = DEFAULT_AUGMENT
-    else:
-        augment = parse_augment(config.augment)
-
-    dropout = config.dropout if config.dropout is not None else (0.2 if pretrained else 0.0)
-    return TrainPlan(
-        arch=arch,
-        weights=weights,
-        image_size=size,
-        epochs=epochs,
-        head_epochs=head_epochs,
-        batch_size=batch,
-        learning_rate=float(lr),
-        fine_tune_learning_rate=float(lr) * 0.05,
-        freeze_base=bool(freeze),
-        fine_tune_blocks=int(config.fine_tune_blocks),
-        augment=augment,
-        width=width,
-        stem_stride=stem,
-        dropout=float(dropout),
-        bn_momentum=0.9,
-        notes=notes,
-    )
-
-
-def _imagenet_obtainable(arch: str, log: Callback) -> bool:
-    """True when the ImageNet weights are cached or can be downloaded now."""
-    try:
-        fetch_imagenet_weights(arch, log)
-    except WeightsUnavailableError as exc:
-        log({"message": str(exc)})
-        return False
-    return True
 
 
 def _noop(_: dict) -> None:
