@@ -215,35 +215,27 @@ class _TerminalProgress:
         self.last = ""
 
     def batch(self, s: dict) -> None:
+        from resnet_gui.core.text import format_duration
+
         if not self.tty:
             return
         frac = s["batch"] / max(1, s["batches"])
         bar = "#" * int(frac * 24)
         line = (f"\repoch {s['epoch']}/{s['epochs']} [{bar:<24}] {s['batch']}/{s['batches']} "
-                f"loss {s['loss']:.4f} acc {s['accuracy']:.3f} ETA {_fmt_time(s['eta'])}")
+                f"loss {s['loss']:.4f} acc {s['accuracy']:.3f} ETA {format_duration(s['eta'])}")
         self.stream.write(line)
         self.stream.flush()
 
     def epoch(self, s: dict) -> None:
+        from resnet_gui.core.text import format_epoch_line
+
         if self.tty:
             self.stream.write("\r" + " " * 90 + "\r")
-        val = ""
-        if s.get("val_accuracy") is not None:
-            val = f"  val_loss {s['val_loss']:.4f}  val_acc {s['val_accuracy']:.4f}"
-        star = "  *best*" if s.get("best") else ""
-        print(f"epoch {s['epoch']:>3}/{s['epochs']}  loss {s['loss']:.4f}  acc "
-              f"{s['accuracy']:.4f}{val}  ({s['seconds']:.1f} s){star}", file=self.stream,
-              flush=True)
+        print(format_epoch_line(s), file=self.stream, flush=True)
 
     def log(self, d: dict) -> None:
         if "message" in d:
             print(d["message"], file=self.stream, flush=True)
-
-
-def _fmt_time(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else \
-        f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def cmd_train(args: argparse.Namespace) -> int:

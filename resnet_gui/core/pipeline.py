@@ -143,6 +143,13 @@ def make_dataset(
         return tf.cast(x, tf.float32), tf.one_hot(y, num_classes)
 
     ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return _augment_and_prefetch(ds, augmenter)
+
+
+def _augment_and_prefetch(ds: Any, augmenter: Any) -> Any:
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    tf = import_tensorflow()
     if augmenter is not None:
         # Sequential on purpose: the random layers keep their seed state in variables, and
         # concurrent calls would draw in a different order each run (seeded runs must repeat).
@@ -188,10 +195,4 @@ def make_file_dataset(
         lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, num_classes)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    if augmenter is not None:
-        # Sequential on purpose: the random layers keep their seed state in variables, and
-        # concurrent calls would draw in a different order each run (seeded runs must repeat).
-        ds = ds.map(
-            lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y)
-        )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _augment_and_prefetch(ds, augmenter)

@@ -23,16 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_gui.core.text import format_duration, format_epoch_line
 from resnet_gui.ui.widgets.drop_zone import paths_from_mime
 from resnet_gui.ui.widgets.loss_plot import LossPlot
 from resnet_gui.ui.widgets.train_settings import TrainSettingsForm
 from resnet_gui.ui.workers import ThreadPool, Worker, scan_work, training_work
-
-
-def format_eta(seconds: float) -> str:
-    """'1:05' or '1:02:03'."""
-    s = int(max(0, seconds))
-    return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 class TrainingTab(QWidget):
@@ -292,18 +287,11 @@ class TrainingTab(QWidget):
             self.progress_label.setText(
                 f"Epoch {event['epoch']}/{event['epochs']}, batch {event['batch']}/"
                 f"{event['batches']} — loss {event['loss']:.4f}, accuracy "
-                f"{event['accuracy']:.3f} — ETA {format_eta(event['eta'])}"
+                f"{event['accuracy']:.3f} — ETA {format_duration(event['eta'])}"
             )
         elif kind == "epoch":
             self.plot.add_epoch(event)
-            val = ""
-            if event.get("val_accuracy") is not None:
-                val = f"  val_loss {event['val_loss']:.4f}  val_acc {event['val_accuracy']:.4f}"
-            star = "  *best*" if event.get("best") else ""
-            self.log.appendPlainText(
-                f"epoch {event['epoch']:>3}/{event['epochs']}  loss {event['loss']:.4f}  acc "
-                f"{event['accuracy']:.4f}{val}  ({event['seconds']:.1f} s){star}"
-            )
+            self.log.appendPlainText(format_epoch_line(event))
         elif kind == "log":
             if "message" in event:
                 self.log.appendPlainText(event["message"])

@@ -52,18 +52,13 @@ class Worker(QObject):
         try:
             result = self._fn(self.progressed.emit, self._stop.is_set)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
-            self.errored.emit(user_message(exc), traceback.format_exc())
+            from resnet_gui.core.errors import describe_exception
+
+            self.errored.emit(describe_exception(exc), traceback.format_exc())
         else:
             self.returned.emit(result)
         finally:
             self.finished.emit()
-
-
-def user_message(exc: BaseException) -> str:
-    """A message a user can act on (see :func:`resnet_gui.core.errors.describe_exception`)."""
-    from resnet_gui.core.errors import describe_exception
-
-    return describe_exception(exc)
 
 
 class ThreadPool(QObject):
