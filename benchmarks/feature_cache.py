@@ -60,7 +60,8 @@ def plain_way(train_dir: Path, val_dir: Path, weights: str, size: int, epochs: i
 
 def ours(train_dir: Path, val_dir: Path, weights: str, size: int, epochs: int, batch: int,
          cache: Path) -> tuple[float, float, str]:
-    from resnet_gui.core.training import TrainConfig, train
+    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.training import train
 
     logs: list[str] = []
     t = time.perf_counter()

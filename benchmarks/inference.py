@@ -32,9 +32,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
 
+    from resnet_gui.core.archs import get_arch
     from resnet_gui.core.images import load_image
     from resnet_gui.core.inference import Classifier
-    from resnet_gui.core.models import build_backbone, build_classifier, get_arch
+    from resnet_gui.core.models import build_backbone, build_classifier
     from resnet_gui.core.tfsetup import device_description
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-infer-"))

@@ -30,9 +30,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from resnet_gui.core import pipeline
+    from resnet_gui.core.archs import stem_stride_for
+    from resnet_gui.core.config import DEFAULT_AUGMENT
     from resnet_gui.core.dataset import scan_dataset
-    from resnet_gui.core.models import build_backbone, build_classifier, stem_stride_for
-    from resnet_gui.core.recipe import DEFAULT_AUGMENT
+    from resnet_gui.core.models import build_backbone, build_classifier
     from resnet_gui.core.tfsetup import device_description, import_tensorflow
 
     tf = import_tensorflow()

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from resnet_gui import __version__
+from resnet_gui.core.archs import ARCHITECTURES
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
 
 SUBCOMMANDS = ("gui", "scan", "train", "predict", "evaluate", "cache")
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
@@ -55,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train and use ResNet image classifiers. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"resnet-gui {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show tracebacks of errors and TensorFlow's own start-up messages",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     g = sub.add_parser("gui", help="open the desktop app (the default)")
@@ -75,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch",
         default="auto",
         help="auto (default: resnet50 with ImageNet weights when available, else resnet18), "
-        "resnet18, resnet34, resnet50, resnet101, resnet152, resnet50v2, ...",
+        + ", ".join(ARCHITECTURES),
     )
     t.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH")
     t.add_argument("--image-size", type=_positive_int, help="input side in pixels (auto)")
@@ -96,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--augment",
-        default="default",
-        help="comma list of flip,rotate,shift,zoom,shear,contrast; 'all'; or 'none' "
-        "(default: flip,rotate,shift,zoom,contrast)",
+        default="auto",
+        help=f"comma list of {','.join(AUGMENTATIONS)}; 'all'; 'none'; or 'auto' (the default: "
+        f"{','.join(DEFAULT_AUGMENT)}, without flip when the classes change when mirrored, "
+        "as digits and letters do)",
     )
     t.add_argument("--seed", type=int, default=42)
     t.add_argument(
@@ -143,6 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-gui`` command; returns the exit status."""
     args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args_list
+    if debug:
+        import os
+
+        from resnet_gui.core.tfsetup import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"  # before TensorFlow loads, here and in child processes
     from resnet_gui.core.errors import ResnetGuiError
 
     try:
@@ -240,7 +252,8 @@ class _TerminalProgress:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, print progress, save the model."""
-    from resnet_gui.core.training import TrainConfig, train
+    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.training import train
 
     out = Path(args.out)
     if out.suffix != ".keras":
@@ -297,7 +310,7 @@ def _main_thread() -> bool:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify images and folders; exit 1 when any input failed."""
-    from resnet_gui.core.inference import Classifier, expand_inputs
+    from resnet_gui.core.inference import Classifier, expand_inputs, prediction_rows
 
     clf = Classifier.load(args.model)
     paths = expand_inputs(args.paths)
@@ -318,17 +331,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif args.format == "csv":
-        w = csv.writer(sys.stdout)
-        header = ["path"]
-        for i in range(1, args.top_k + 1):
-            header += [f"label_{i}", f"probability_{i}"]
-        w.writerow(header + ["error"])
-        for r in results:
-            row = [r.path]
-            for i in range(args.top_k):
-                row += ([r.labels[i], f"{r.probabilities[i]:.6f}"] if i < len(r.labels)
-                        else ["", ""])
-            w.writerow(row + [r.error or ""])
+        k = min(args.top_k, len(clf.class_names))
+        csv.writer(sys.stdout).writerows(prediction_rows((r.to_dict() for r in results), k))
     failed = sum(1 for r in results if r.error)
     if failed:
         print(f"{failed} of {len(results)} input(s) could not be classified", file=sys.stderr)

@@ -93,7 +93,8 @@ def trained_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small model trained for one epoch (mechanics only, not accuracy)."""
-    from resnet_gui.core.training import TrainConfig, train
+    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.training import train
 
     res = train(
         TrainConfig(str(tiny_data), epochs=1, batch_size=4, width=8, augment="none", weights="none")

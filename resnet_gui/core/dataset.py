@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from resnet_gui.core.errors import DatasetError, ImageError
 from resnet_gui.core.images import (
@@ -28,6 +29,9 @@ from resnet_gui.core.images import (
 
 #: A class with fewer than this fraction of the largest class's images gets a warning.
 IMBALANCE_RATIO = 0.25
+
+#: Side of the grey thumbnail each image leaves behind in a scan (for the mirror check).
+THUMB_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class DatasetReport:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: How much the classes change when mirrored (see :func:`mirror_asymmetry`); None: unknown.
+    mirror_asymmetry: float | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -95,6 +101,9 @@ class DatasetReport:
             "unusable": [asdict(u) for u in self.unusable],
             "skipped": self.skipped,
             "warnings": self.warnings,
+            "mirror_asymmetry": (
+                None if self.mirror_asymmetry is None else round(self.mirror_asymmetry, 3)
+            ),
             "seconds": round(self.seconds, 3),
         }
 
@@ -112,14 +121,56 @@ def _list_files(folder: Path) -> list[Path]:
     return found
 
 
-def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str]:
-    """Decode one file fully; return (width, height, sha1 of the bytes). Raises ImageError."""
+def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]:
+    """Decode one file fully; return (width, height, sha1 of the bytes, grey thumbnail).
+
+    Raises:
+        ImageError: the file cannot be used.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(str(path), "unreadable", exc.strerror or str(exc)) from None
     img = open_image(data, max_pixels=max_pixels, name=str(path))
-    return img.size[0], img.size[1], hashlib.sha1(data).hexdigest()
+    thumb = img.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
+    return img.size[0], img.size[1], hashlib.sha1(data).hexdigest(), np.asarray(thumb)
+
+
+def mirror_asymmetry(thumbs: np.ndarray, labels: np.ndarray) -> float | None:
+    """How much the classes change when mirrored left-right, relative to how much they differ.
+
+    The class-mean images of aligned, handed content (digits, letters, arrows) change a lot when
+    mirrored; those of photos framed at random hardly do, and neither do symmetric subjects
+    (faces). The measure is sqrt(mean_c |m_c - mirror(m_c)|^2 / mean_{c<d} |m_c - m_d|^2) over
+    class means m_c of grey thumbnails, each squared distance corrected for the noise a finite
+    sample adds (minus the summed variance of the mean), so small classes of unaligned photos
+    score near 0 instead of near 1. About 0.5 or more: a mirrored image looks like another
+    class, and flipping is no safe augmentation.
+
+    Returns:
+        The ratio, or None when fewer than two classes have two images or the classes' means
+        differ by no more than their sampling noise (nothing to compare against).
+    """
+    x = thumbs.reshape(len(thumbs), -1).astype(np.float64) / 255.0
+    d = (thumbs - thumbs[:, :, ::-1]).reshape(len(thumbs), -1).astype(np.float64) / 255.0
+    means, noise, asym = [], [], []
+    for c in np.unique(labels):
+        idx = labels == c
+        n = int(idx.sum())
+        if n < 2:
+            continue
+        means.append(x[idx].mean(0))
+        noise.append(x[idx].var(0, ddof=1).sum() / n)
+        dm = d[idx].mean(0)
+        asym.append(max(0.0, float(dm @ dm) - d[idx].var(0, ddof=1).sum() / n))
+    if len(means) < 2:
+        return None
+    pairs = [(i, j) for i in range(len(means)) for j in range(i + 1, len(means))]
+    raw = float(np.mean([(means[i] - means[j]) @ (means[i] - means[j]) for i, j in pairs]))
+    floor = float(np.mean([noise[i] + noise[j] for i, j in pairs]))
+    if raw <= 2.0 * floor:
+        return None  # the class means differ by no more than their noise: nothing to judge by
+    return float(np.sqrt(np.mean(asym) / (raw - floor)))
 
 
 def scan_dataset(
@@ -193,13 +244,14 @@ def scan_dataset(
                 skipped.append(str(path))
 
     records: list[ImageRecord | None] = [None] * len(jobs)
+    thumbs = np.zeros((len(jobs), THUMB_SIDE, THUMB_SIDE), np.int16)
     unusable: list[UnusableFile] = []
     n_workers = workers or max(2, os.cpu_count() or 2)
 
     def check(i: int) -> None:
         path, label = jobs[i]
         try:
-            w, h, digest = _check_file(path, max_pixels)
+            w, h, digest, thumbs[i] = _check_file(path, max_pixels)
             records[i] = ImageRecord(str(path), label, w, h, digest)
         except ImageError as err:
             unusable.append(UnusableFile(str(path), err.reason, err.detail))
@@ -217,6 +269,7 @@ def scan_dataset(
                 progress(done, len(jobs))
 
     images = [r for r in records if r is not None]
+    usable = np.array([r is not None for r in records], dtype=bool)
     unusable.sort(key=lambda u: u.path)
     report = DatasetReport(
         root=str(root_path),
@@ -225,6 +278,9 @@ def scan_dataset(
         unusable=unusable,
         skipped=sorted(skipped),
         seconds=time.perf_counter() - start,
+        mirror_asymmetry=mirror_asymmetry(
+            thumbs[usable], np.array([r.label for r in images], dtype=np.int32)
+        ) if images else None,
     )
     if not images:
         raise DatasetError(

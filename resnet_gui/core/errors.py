@@ -33,6 +33,14 @@ class TrainingError(ResnetGuiError):
     """Training cannot start or failed with a cause the user can act on."""
 
 
+class RemoteTrainingError(TrainingError):
+    """Training in a child process failed; ``child_traceback`` is the child's traceback."""
+
+    def __init__(self, message: str, child_traceback: str = "") -> None:
+        super().__init__(message)
+        self.child_traceback = child_traceback
+
+
 def describe_exception(exc: BaseException) -> str:
     """A message a user can act on: ours as they are, others named and explained."""
     if isinstance(exc, ResnetGuiError):

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.config import TrainPlan
+
 DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
@@ -182,48 +184,65 @@ def weights_identity(weights: str | None) -> str:
 
 
 def cached_feature_datasets(
-    the_plan: Any, config: Any, class_names: list[str], augmenter: Any,
+    model: Any, plan: TrainPlan, augmenter: Any,
     x_train: np.ndarray, x_val: np.ndarray, y_train: np.ndarray, y_val: np.ndarray,
     train_hashes: Sequence[str], val_hashes: Sequence[str], *,
+    views: int, seed: int, cache_dir: str | None,
     say: Callable[[str], None], should_stop: Callable[[], bool],
-) -> tuple[Any, Any, Any, Any, Any]:
-    """Build the model, compute (or load) backbone features, and make head-only datasets.
+) -> tuple[Any, Any, Any]:
+    """Compute (or load) backbone features of ``model`` and make head-only datasets.
+
+    Args:
+        model: the full classifier built for ``plan`` (its "pool" layer gives the features).
+        plan: the run's plan (architecture, weights, size, augmentation, batch size).
+        augmenter: the augmentation model for the ``views`` extra views (None: no views).
+        x_train: decoded uint8 training images.
+        x_val: decoded uint8 validation images.
+        y_train: labels of the training images.
+        y_val: labels of the validation images.
+        train_hashes: content hashes of the training images (the cache keys).
+        val_hashes: content hashes of the validation images.
+        views: augmented views cached per training image, besides the original.
+        seed: the run's seed (picks a view per image and epoch).
+        cache_dir: the cache's root folder (None: the default).
+        say: called with lines for the user.
+        should_stop: polled between batches.
 
     Returns:
-        (full model, backbone, head model, train dataset, validation dataset or None). Train
-        the head, then :func:`copy_head_weights` into the full model.
+        (head model, train dataset, validation dataset or None). Train the head, then
+        :func:`copy_head_weights` into ``model``.
     """
     import time
 
-    from resnet_gui.core.models import build_head, get_arch, keras_module
-    from resnet_gui.core.runner import build_for_plan
+    from resnet_gui.core.archs import get_arch
+    from resnet_gui.core.models import build_head, keras_module
     from resnet_gui.core.tfsetup import import_tensorflow
 
     keras = keras_module()
     tf = import_tensorflow()
-    model, backbone = build_for_plan(the_plan, class_names)
+    class_count = int(model.outputs[0].shape[-1])
     pooled = model.get_layer("pool").output
     extractor = keras.Model(model.inputs, pooled, name="feature_extractor")
-    views = max(0, int(config.feature_views)) if augmenter is not None else 0
-    cache = FeatureCache(Path(config.cache_dir) / "features" if config.cache_dir else None)
+    views = max(0, int(views)) if augmenter is not None else 0
+    cache = FeatureCache(Path(cache_dir) / "features" if cache_dir else None)
     # Unaugmented features depend on the backbone and its input only; augmented views also
     # on the augmentation, so they get a key of their own.
     base_key = FeatureCache.model_key(
-        arch=the_plan.arch, weights=weights_identity(the_plan.weights),
-        image_size=the_plan.image_size, preprocess=get_arch(the_plan.arch).preprocess,
+        arch=plan.arch, weights=weights_identity(plan.weights),
+        image_size=plan.image_size, preprocess=get_arch(plan.arch).preprocess,
         keras=keras.__version__, policy=keras.mixed_precision.global_policy().name,
     )
     key = base_key if views == 0 else FeatureCache.model_key(
-        base=base_key, augment=list(the_plan.augment), views=views, seed=config.seed
+        base=base_key, augment=list(plan.augment), views=views, seed=seed
     )
     t0 = time.perf_counter()
     f_train, new_train = compute_features(
         extractor, x_train, train_hashes, views=views, augmenter=augmenter, cache=cache,
-        key=key, batch_size=the_plan.batch_size, should_stop=should_stop,
+        key=key, batch_size=plan.batch_size, should_stop=should_stop,
     )
     f_val, new_val = compute_features(
         extractor, x_val, val_hashes, views=0, augmenter=None, cache=cache, key=base_key,
-        batch_size=the_plan.batch_size, should_stop=should_stop,
+        batch_size=plan.batch_size, should_stop=should_stop,
     ) if len(val_hashes) else (np.zeros((0, 1, f_train.shape[-1]), np.float16), 0)
     total = len(train_hashes) + len(val_hashes)
     say(
@@ -231,12 +250,9 @@ def cached_feature_datasets(
         f"{total - new_train - new_val} from the cache ({time.perf_counter() - t0:.1f} s); "
         "training the head only"
     )
-    head = build_head(
-        f_train.shape[-1], len(class_names), dropout=the_plan.dropout, hidden_units=0
-    )
-    n_classes = len(class_names)
+    head = build_head(f_train.shape[-1], class_count, dropout=plan.dropout, hidden_units=0)
+    n_classes = class_count
     n_views = f_train.shape[1]
-    seed = int(config.seed)
 
     generator = tf.random.Generator.from_seed(seed)
 
@@ -250,17 +266,17 @@ def cached_feature_datasets(
     train_ds = (
         tf.data.Dataset.from_tensor_slices((f_train, tf.one_hot(y_train, n_classes)))
         .shuffle(len(f_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(the_plan.batch_size)
+        .batch(plan.batch_size)
         .map(pick_view)
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = (
         tf.data.Dataset.from_tensor_slices(
             (f_val[:, 0].astype(np.float32), tf.one_hot(y_val, n_classes))
-        ).batch(the_plan.batch_size)
+        ).batch(plan.batch_size)
         if len(val_hashes) else None
     )
-    return model, backbone, head, train_ds, val_ds
+    return head, train_ds, val_ds
 
 
 def copy_head_weights(head: Any, model: Any) -> None:

@@ -43,6 +43,34 @@ class Prediction:
         }
 
 
+def prediction_rows(results: Iterable[dict], top_k: int | None = None) -> list[list[str]]:
+    """The prediction table (``predict --format csv`` and the app's CSV/clipboard export).
+
+    Args:
+        results: :meth:`Prediction.to_dict` dicts.
+        top_k: label/probability column pairs (default: the most any result has).
+
+    Returns:
+        A header row ``path, label_1, probability_1, ..., error`` and one row per result.
+    """
+    results = list(results)
+    k = top_k if top_k is not None else max(
+        (len(r.get("predictions") or []) for r in results), default=0
+    )
+    header = ["path"]
+    for i in range(1, k + 1):
+        header += [f"label_{i}", f"probability_{i}"]
+    rows = [header + ["error"]]
+    for r in results:
+        preds = r.get("predictions") or []
+        row = [str(r["path"])]
+        for i in range(k):
+            row += [preds[i]["label"], f"{preds[i]['probability']:.6f}"] if i < len(preds) \
+                else ["", ""]
+        rows.append(row + [r.get("error") or ""])
+    return rows
+
+
 def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Write a ``.keras`` file atomically: ``write(tmp)`` beside the target, then a rename.
 

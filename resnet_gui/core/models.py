@@ -14,80 +14,22 @@ TensorFlow/Keras are imported inside functions only (see :func:`keras_module`).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
-from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """What an architecture is made of and how its inputs are normalised."""
-
-    name: str
-    title: str
-    block: str  # "basic" (built here) or "keras" (keras.applications)
-    depths: tuple[int, ...]
-    preprocess: str  # "caffe", "tf" or "unit"
-    keras_name: str | None = None
-    weights_file: str | None = None
-
-    @property
-    def has_imagenet(self) -> bool:
-        """True when Keras can provide ImageNet weights for this architecture."""
-        return self.weights_file is not None
-
-
-def _keras_spec(name: str, title: str, depths: tuple[int, ...], v2: bool) -> ArchSpec:
-    base = name.replace("resnet", "ResNet").replace("v2", "V2")
-    return ArchSpec(
-        name=name,
-        title=title,
-        block="keras",
-        depths=depths,
-        preprocess="tf" if v2 else "caffe",
-        keras_name=base,
-        weights_file=f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    )
-
-
-ARCHITECTURES: dict[str, ArchSpec] = {
-    "resnet18": ArchSpec("resnet18", "ResNet-18", "basic", (2, 2, 2, 2), "tf"),
-    "resnet34": ArchSpec("resnet34", "ResNet-34", "basic", (3, 4, 6, 3), "tf"),
-    "resnet50": _keras_spec("resnet50", "ResNet-50", (3, 4, 6, 3), False),
-    "resnet101": _keras_spec("resnet101", "ResNet-101", (3, 4, 23, 3), False),
-    "resnet152": _keras_spec("resnet152", "ResNet-152", (3, 8, 36, 3), False),
-    "resnet50v2": _keras_spec("resnet50v2", "ResNet-50 v2", (3, 4, 6, 3), True),
-    "resnet101v2": _keras_spec("resnet101v2", "ResNet-101 v2", (3, 4, 23, 3), True),
-    "resnet152v2": _keras_spec("resnet152v2", "ResNet-152 v2", (3, 8, 36, 3), True),
-}
+from resnet_gui.core.archs import get_arch
+from resnet_gui.core.errors import WeightsUnavailableError
+from resnet_gui.core.weights import resolve_weights
 
 #: Per-channel means (BGR order) that Keras' caffe-mode ``preprocess_input`` subtracts.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
-def get_arch(name: str) -> ArchSpec:
-    """Look up an architecture by name (case-insensitive, '-' and '_' ignored).
-
-    Raises:
-        TrainingError: the name is unknown.
-    """
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in ARCHITECTURES:
-        raise TrainingError(
-            f"unknown architecture: {name!r}; choose one of {', '.join(ARCHITECTURES)}"
-        )
-    return ARCHITECTURES[key]
-
-
 @functools.cache
 def keras_module() -> Any:
     """Import Keras (and TensorFlow) on first use, registering this module's custom layers."""
-    from resnet_gui.core.tfsetup import import_tensorflow
+    from resnet_gui.core.tfsetup import import_keras
 
-    import_tensorflow()
-    import keras
-
+    keras = import_keras()
     _register_layers(keras)
     return keras
 
@@ -207,19 +149,6 @@ def basic_block(
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def stem_stride_for(image_size: int) -> int:
-    """The stem's total down-sampling so the first stage sees about 32x32 (or less) pixels.
-
-    The paper's 7x7/2 conv + 3x3/2 max-pool (x4) suits 224 px photos but throws most of a small
-    image away; a 32-64 px input keeps its detail with a 3x3 stem of stride 1 or 2.
-    """
-    if image_size <= 48:
-        return 1
-    if image_size <= 96:
-        return 2
-    return 4
-
-
 def build_basic_resnet(
     depths: tuple[int, ...],
     *,
@@ -267,24 +196,6 @@ def build_basic_resnet(
     return keras.Model(inputs, x, name=name)
 
 
-def _keras_backbone(spec: ArchSpec, weights: str | None) -> Any:
-    """A keras.applications backbone without its top; ``weights`` is None, 'imagenet' or a path."""
-    keras = keras_module()
-    constructor = getattr(keras.applications, spec.keras_name or "")
-    try:
-        return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
-    except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
-        if weights == "imagenet":
-            from resnet_gui.core.weights import imagenet_unavailable_message
-
-            raise WeightsUnavailableError(imagenet_unavailable_message(spec.name, exc)) from exc
-        if weights:
-            raise WeightsUnavailableError(
-                f"cannot load weights file {weights} into {spec.title}: {exc}"
-            ) from exc
-        raise
-
-
 def build_backbone(
     arch: str,
     *,
@@ -296,36 +207,33 @@ def build_backbone(
     """Build the backbone of ``arch``; ``weights`` is None, 'imagenet' or a weights-file path.
 
     Raises:
-        WeightsUnavailableError: the weights cannot be downloaded or loaded.
+        WeightsUnavailableError: the weights cannot be had, or do not fit the architecture.
         TrainingError: the architecture is unknown, or has no ImageNet weights.
     """
     spec = get_arch(arch)
+    path = resolve_weights(spec, weights)
+    keras = keras_module()
     if spec.block == "keras":
-        if weights == "imagenet":
-            from resnet_gui.core.weights import fetch_imagenet_weights
-
-            # Load the cached file by path: Keras would otherwise try the network again.
-            weights = str(fetch_imagenet_weights(arch))
-        backbone = _keras_backbone(spec, weights)
-        if weights is None:
+        constructor = getattr(keras.applications, spec.keras_name or "")
+        # Build without weights and load the file ourselves: one path for the cached ImageNet
+        # file and a user's file alike, and Keras never tries the network.
+        backbone = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
+        if path is None:
             for layer in backbone.layers:
                 if layer.__class__.__name__ == "BatchNormalization":
                     layer.momentum = bn_momentum
-        return backbone
-    if weights == "imagenet":
-        raise TrainingError(
-            f"Keras ships no ImageNet weights for {spec.title}: use resnet50/101/152 for "
-            "transfer learning, or --weights none to train it from scratch"
+    else:
+        backbone = build_basic_resnet(
+            spec.depths, width=width, stem_stride=stem_stride, bn_momentum=bn_momentum,
+            name=spec.name,
         )
-    backbone = build_basic_resnet(
-        spec.depths, width=width, stem_stride=stem_stride, bn_momentum=bn_momentum, name=spec.name
-    )
-    if weights:
+    if path is not None:
         try:
-            backbone.load_weights(weights)
+            backbone.load_weights(path)
         except Exception as exc:  # noqa: BLE001 - h5py/keras raise many kinds
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise WeightsUnavailableError(
-                f"cannot load weights file {weights} into {spec.title}: {exc}"
+                f"cannot load weights file {path} into {spec.title}: {first[:300]}"
             ) from exc
     return backbone
 

@@ -14,11 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.errors import ImageError, TrainingError
+from resnet_gui.core.errors import ImageError
 from resnet_gui.core.images import load_image
-
-#: Augmentations the user can switch on, in the order they are applied.
-AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
 
 
 class StopRequested(Exception):
@@ -64,30 +61,9 @@ def decode_many(
     return out, errors
 
 
-def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Parse an augmentation list: 'flip,rotate', a sequence of names, 'none' or '' (none).
-
-    Raises:
-        TrainingError: an unknown name.
-    """
-    if spec is None:
-        return ()
-    names = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [n.strip().lower() for n in names if n.strip()]
-    if names in (["none"], []):
-        return ()
-    if names == ["all"]:
-        return AUGMENTATIONS
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise TrainingError(
-            f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}"
-        )
-    return tuple(n for n in AUGMENTATIONS if n in names)
-
-
 def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> Any:
-    """A Keras Sequential of random layers for ``names`` (None when the list is empty).
+    """A Keras Sequential of random layers for ``names`` (``config.AUGMENTATIONS``; None when
+    the list is empty).
 
     Ranges are moderate (rotation +/-10 degrees, shift/zoom 10%, shear 10%, contrast 20%),
     scaled by ``strength``; they act on uint8-range float images in the batch.

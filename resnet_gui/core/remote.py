@@ -1,11 +1,13 @@
-"""Training in a child process, driven by plain messages (for the GUI).
+"""Training in a child process, with :func:`~resnet_gui.core.training.train`'s own signature.
 
 TensorFlow holds the GIL inside some C++ calls (graph tracing, dataset iterator creation) for
 hundreds of milliseconds; in a thread of the GUI process that froze the window (a 388 ms stall
-measured with a QThread ``fit``). In a child process it cannot. The child runs the same
-:func:`~resnet_gui.core.training.train` and sends dicts through a queue: ``{"kind": "batch" |
-"epoch" | "log" | "result" | "error", ...}``. Stop is a ``multiprocessing.Event``. The trained
-model travels as a ``.keras`` file in a temporary folder.
+measured with a QThread ``fit``). In a child process it cannot. :func:`train_in_subprocess` starts
+a ``spawn``ed child that runs the same ``train()`` and sends plain dicts through a queue
+(``{"kind": "batch" | "epoch" | "log" | "result" | "error", ...}``); the parent turns them back
+into the callbacks' calls and returns the same :class:`~resnet_gui.core.training.TrainResult`.
+Stop is a ``multiprocessing.Event``. The trained model travels as a ``.keras`` file in a
+temporary folder, removed when the result is garbage-collected.
 """
 
 from __future__ import annotations
@@ -17,20 +19,25 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from resnet_gui.core.errors import TrainingError
+from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
+from resnet_gui.core.dataset import DatasetReport
+from resnet_gui.core.errors import RemoteTrainingError, TrainingError
 
 #: Batch events are sent at most this often (the rest are summarised by the next one).
 BATCH_INTERVAL_S = 0.1
 
 
-def _child_main(config: Any, report: Any, events: Any, stop: Any, model_path: str) -> None:
+def _child_main(
+    config: TrainConfig, report: DatasetReport | None, events: Any, stop: Any, model_path: str
+) -> None:
     """Entry point of the training process."""
-    from resnet_gui.core.errors import ResnetGuiError
+    from resnet_gui.core.errors import ResnetGuiError, describe_exception
     from resnet_gui.core.training import train
 
     if hasattr(os, "nice"):
@@ -41,7 +48,7 @@ def _child_main(config: Any, report: Any, events: Any, stop: Any, model_path: st
             pass
     last = [0.0]
 
-    def on_batch(stats: dict) -> None:
+    def on_batch(stats: Any) -> None:
         now = time.monotonic()
         if now - last[0] >= BATCH_INTERVAL_S or stats["batch"] == stats["batches"]:
             last[0] = now
@@ -57,61 +64,21 @@ def _child_main(config: Any, report: Any, events: Any, stop: Any, model_path: st
             report=report,
         )
         result.save(model_path)
-        events.put({
-            "kind": "result",
-            "model_path": model_path,
-            "class_names": result.class_names,
-            "history": result.history,
-            "best_epoch": result.best_epoch,
-            "val_accuracy": result.val_accuracy,
-            "stopped": result.stopped,
-            "seconds": result.seconds,
-            "plan": result.plan.to_dict(),
-            "num_train": result.num_train,
-            "num_val": result.num_val,
-        })
-    except ResnetGuiError as exc:
-        events.put({"kind": "error", "message": str(exc), "traceback": traceback.format_exc()})
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as a message
-        from resnet_gui.core.errors import describe_exception
-
+        plain = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "model"}
+        events.put({"kind": "result", **plain, "model_file": model_path})
+    except ResnetGuiError as exc:  # a cause the user can act on: the message says it all
+        events.put({"kind": "error", "message": str(exc), "traceback": ""})
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, with the details
         events.put({
             "kind": "error", "message": describe_exception(exc),
             "traceback": traceback.format_exc(),
         })
 
 
-@dataclass
-class RemoteTrainResult:
-    """What the GUI keeps of a run made in a child process (same fields as TrainResult)."""
-
-    model_path: str
-    class_names: list[str]
-    history: list[dict]
-    best_epoch: int | None
-    val_accuracy: float | None
-    stopped: bool
-    seconds: float
-    plan: dict = field(default_factory=dict)
-    num_train: int = 0
-    num_val: int = 0
-    model: Any = None
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Copy the trained model file to ``path`` atomically.
-
-        Raises:
-            ModelFileError: the path does not end in ``.keras`` or cannot be written.
-        """
-        from resnet_gui.core.inference import atomic_save
-
-        return atomic_save(path, lambda tmp: shutil.copyfile(self.model_path, tmp))
-
-
 class TrainingProcess:
     """A training run in a child process. Iterate :meth:`events`; call :meth:`stop` any time."""
 
-    def __init__(self, config: Any, report: Any = None) -> None:
+    def __init__(self, config: TrainConfig, report: DatasetReport | None = None) -> None:
         ctx = mp.get_context("spawn")  # fork would copy TensorFlow's and Qt's threads' state
         self.workdir = Path(tempfile.mkdtemp(prefix="resnet-gui-train-"))
         self.model_path = str(self.workdir / "model.keras")
@@ -129,16 +96,14 @@ class TrainingProcess:
         """Ask the child to stop after its current batch (it still sends its result)."""
         self._stop.set()
 
-    def events(
-        self, should_stop: Callable[[], bool] | None = None, grace_s: float = 60.0
-    ) -> Iterator[dict]:
+    def events(self, should_stop: ShouldStop | None = None, grace_s: float = 60.0) -> Iterator[dict]:
         """Messages from the child until its result or error (the last message).
 
         ``should_stop`` is polled; once True, the child is asked to stop, and killed if it has
         not finished ``grace_s`` seconds later.
 
         Raises:
-            TrainingError: the child died without a result.
+            TrainingError: the child died without a result, or did not stop in time.
         """
         stop_since: float | None = None
         while True:
@@ -149,14 +114,20 @@ class TrainingProcess:
                 event = self._events.get(timeout=0.05)
             except queue.Empty:
                 if not self._process.is_alive():
-                    raise TrainingError(
-                        f"the training process ended unexpectedly (exit code "
-                        f"{self._process.exitcode}); it may have run out of memory"
-                    ) from None
-                if stop_since is not None and time.monotonic() - stop_since > grace_s:
+                    # The child may have sent its last words just before it ended: read what
+                    # is left before calling it a death.
+                    try:
+                        event = self._events.get(timeout=1.0)
+                    except queue.Empty:
+                        raise TrainingError(
+                            f"the training process ended unexpectedly (exit code "
+                            f"{self._process.exitcode}); it may have run out of memory"
+                        ) from None
+                elif stop_since is not None and time.monotonic() - stop_since > grace_s:
                     self.kill()
                     raise TrainingError("training did not stop in time and was ended") from None
-                continue
+                else:
+                    continue
             yield event
             if event["kind"] in ("result", "error"):
                 self._process.join(timeout=30)
@@ -171,3 +142,56 @@ class TrainingProcess:
     def cleanup(self) -> None:
         """Remove the temporary folder (after the model was loaded or copied)."""
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def train_in_subprocess(
+    config: TrainConfig,
+    *,
+    on_batch: OnBatch | None = None,
+    on_epoch: OnEpoch | None = None,
+    on_log: OnLog | None = None,
+    should_stop: ShouldStop | None = None,
+    report: DatasetReport | None = None,
+) -> Any:
+    """Train like :func:`~resnet_gui.core.training.train`, in a child process.
+
+    The callbacks are called in this process, in the order the child made them; ``should_stop``
+    is polled here. The model comes back loaded (``result.model``) and as a file
+    (``result.model_file``, which ``result.save`` copies), removed once the result is gone.
+
+    Returns:
+        A :class:`~resnet_gui.core.training.TrainResult`.
+
+    Raises:
+        RemoteTrainingError: the child failed; the message is the user's, and
+            ``child_traceback`` the child's traceback (empty for errors the message explains).
+        TrainingError: the child died or would not stop.
+    """
+    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.training import TrainResult
+
+    handlers = {"batch": on_batch, "epoch": on_epoch, "log": on_log}
+    process = TrainingProcess(config, report)
+    try:
+        for message in process.events(should_stop):
+            kind = message["kind"]
+            event = {k: v for k, v in message.items() if k != "kind"}
+            if kind == "error":
+                raise RemoteTrainingError(event["message"], event.get("traceback", ""))
+            if kind == "result":
+                known = {f.name for f in fields(TrainResult)}
+                result = TrainResult(
+                    model=Classifier.load(event["model_file"]).model,
+                    **{k: v for k, v in event.items() if k in known and k != "model"},
+                )
+                weakref.finalize(result, process.cleanup)
+                return result
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(event)  # type: ignore[arg-type]
+    except BaseException:
+        process.kill()
+        process.cleanup()
+        raise
+    process.cleanup()
+    raise TrainingError("training ended without a result")

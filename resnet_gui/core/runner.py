@@ -4,47 +4,45 @@ reports progress through plain callables, stops within a batch, and keeps the be
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.models import get_arch
+from resnet_gui.core.archs import get_arch
+from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainPlan
+from resnet_gui.core.models import (
+    build_backbone,
+    build_classifier,
+    keras_module,
+    set_trainable_blocks,
+)
 from resnet_gui.core.pipeline import StopRequested
-
-if TYPE_CHECKING:
-    from resnet_gui.core.recipe import TrainPlan
-    from resnet_gui.core.training import TrainConfig
-
-Callback = Callable[[dict], None]
 
 
 def build_for_plan(
-    the_plan: TrainPlan, class_names: list[str], backbone: Any = None
+    plan: TrainPlan, class_names: list[str], backbone: Any = None
 ) -> tuple[Any, Any]:
     """The full classifier for a plan, and its backbone (built unless given)."""
-    from resnet_gui.core.models import build_backbone, build_classifier
-
-    spec = get_arch(the_plan.arch)
+    spec = get_arch(plan.arch)
     if backbone is None:
         backbone = build_backbone(
-            the_plan.arch,
-            weights=the_plan.weights,
-            width=the_plan.width,
-            stem_stride=the_plan.stem_stride,
-            bn_momentum=the_plan.bn_momentum,
+            plan.arch,
+            weights=plan.weights,
+            width=plan.width,
+            stem_stride=plan.stem_stride,
+            bn_momentum=plan.bn_momentum,
         )
-    if the_plan.freeze_base:
+    if plan.freeze_base:
         backbone.trainable = False
     preprocess = spec.preprocess
     model = build_classifier(
         backbone,
         class_names=class_names,
-        image_size=the_plan.image_size,
+        image_size=plan.image_size,
         preprocess=preprocess,
-        frozen_inference_bn=the_plan.pretrained,
-        dropout=the_plan.dropout,
-        info={"architecture": the_plan.arch, "image_size": the_plan.image_size},
+        frozen_inference_bn=plan.pretrained,
+        dropout=plan.dropout,
+        info={"architecture": plan.arch, "image_size": plan.image_size},
     )
     return model, backbone
 
@@ -53,14 +51,13 @@ class Runner:
     """Runs the phases (head, then optional fine-tuning) and keeps history and best weights."""
 
     def __init__(
-        self, keras: Any, model: Any, backbone: Any, the_plan: TrainPlan, steps: int,
-        has_val: bool, *, on_batch: Callback, on_epoch: Callback, log: Callback,
-        stop: Callable[[], bool], config: TrainConfig,
+        self, model: Any, backbone: Any, plan: TrainPlan, steps: int, has_val: bool, *,
+        on_batch: OnBatch, on_epoch: OnEpoch, log: OnLog, stop: ShouldStop,
     ) -> None:
-        self.keras, self.model, self.backbone, self.plan = keras, model, backbone, the_plan
+        self.keras = keras_module()
+        self.model, self.backbone, self.plan = model, backbone, plan
         self.steps, self.has_val = steps, has_val
         self.on_batch, self.on_epoch, self.log, self.stop = on_batch, on_epoch, log, stop
-        self.config = config
         self.history: list[dict] = []
         self.best: dict | None = None
         self.best_weights: list | None = None
@@ -80,12 +77,12 @@ class Runner:
             warmup_steps=warmup,
         )
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=self.config.weight_decay
+            learning_rate=schedule, weight_decay=self.plan.weight_decay
         )
         self.model.compile(
             optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(
-                label_smoothing=self.config.label_smoothing
+                label_smoothing=self.plan.label_smoothing
             ),
             metrics=["accuracy"],
         )
@@ -99,8 +96,6 @@ class Runner:
         offset = 0
         for epochs, lr, blocks in phases:
             if blocks:
-                from resnet_gui.core.models import set_trainable_blocks
-
                 n = set_trainable_blocks(self.backbone, blocks)
                 self.log({"message": f"fine-tuning the top {blocks} blocks ({n} layers)"})
             self._compile(lr, epochs)

@@ -6,17 +6,38 @@ level: the GUI calls it from a worker thread once the window is visible.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _lock = threading.Lock()
 
+#: Set (to anything but "" or "0") to see TensorFlow's start-up lines; ``--debug`` sets it.
+DEBUG_ENV = "RESNET_GUI_DEBUG"
+
+#: TensorFlow's C++ start-up lines that say nothing to a user: absl's "before InitializeLog"
+#: notice, info lines ("Could not find cuda drivers on your machine, GPU will not be used."), and
+#: the cuInit failure every machine without a GPU reports as an "E" line.
+_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} |E\d{4} .*"
+    r"(cuInit|cuda_platform|cuda_dnn|cuda_blas|cuda_fft|Unable to register))"
+)
+
+
+def debug_enabled() -> bool:
+    """True when the user asked for TensorFlow's own diagnostics (``--debug``)."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
 
 def configure_environment() -> None:
     """Set the variables TensorFlow reads at import (only where the user has not set them)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug_enabled() else "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     # oneDNN's different summation order makes seeded CPU runs differ in the last bits.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -28,18 +49,61 @@ def import_tensorflow() -> Any:
         return _import()
 
 
+@contextlib.contextmanager
+def _filtered_stderr() -> Iterator[None]:
+    """Hold back what C++ code writes to file descriptor 2, then pass on all but the noise.
+
+    TensorFlow's start-up lines are written by C++ before its log level applies, so only the
+    file descriptor can catch them. Anything else written meanwhile is passed on afterwards.
+    """
+    if debug_enabled():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (a windowed build)
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [
+                line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not _NOISE.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 @functools.cache
 def _import() -> Any:
     configure_environment()
-    import tensorflow as tf
+    with _filtered_stderr():
+        import tensorflow as tf
 
-    try:
-        # Allocate GPU memory as needed rather than all at once: the GUI may hold two models.
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:
-        pass  # devices already initialised by the caller
+        try:
+            # Allocate GPU memory as needed rather than all at once: the GUI may hold two
+            # models.
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass  # devices already initialised by the caller
     return tf
+
+
+def import_keras() -> Any:
+    """Import and return ``keras`` (after TensorFlow and its environment)."""
+    import_tensorflow()
+    import keras
+
+    return keras
 
 
 def is_imported() -> bool:
@@ -79,6 +143,4 @@ def gpu_supports_mixed_precision() -> bool:
 def versions() -> dict[str, str]:
     """Versions of TensorFlow and Keras (imports them)."""
     tf = import_tensorflow()
-    import keras
-
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+    return {"tensorflow": tf.__version__, "keras": import_keras().__version__}

@@ -9,63 +9,28 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.archs import get_arch
+from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig, TrainPlan
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
 from resnet_gui.core.errors import TrainingError
-from resnet_gui.core.models import get_arch
 from resnet_gui.core.pipeline import StopRequested
-from resnet_gui.core.recipe import TrainPlan, plan
+from resnet_gui.core.recipe import make_plan
 from resnet_gui.core.runner import Runner, build_for_plan
-
-Callback = Callable[[dict], None]
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run needs. ``None`` means "choose from the data" (see :func:`plan`)."""
-
-    data_dir: str
-    arch: str = "auto"
-    weights: str = "auto"  # auto | imagenet | none | PATH
-    image_size: int | None = None
-    epochs: int | None = None
-    batch_size: int = 32
-    learning_rate: float | None = None
-    val_split: float = 0.2
-    val_dir: str | None = None
-    freeze_base: bool | None = None
-    fine_tune_blocks: int = 0
-    augment: str | tuple[str, ...] | None = "default"
-    seed: int = 42
-    width: int | None = None
-    dropout: float | None = None
-    label_smoothing: float = 0.1
-    weight_decay: float = 5e-4
-    memory_budget_mb: int = 2048
-    mixed_precision: str = "auto"  # auto | on | off
-    feature_cache: bool = True  # frozen pretrained backbone: compute features once, on disk
-    feature_views: int = 0  # augmented views cached per training image (besides the original)
-    cache_dir: str | None = None  # default: ~/.cache/resnet-gui
-
-    def to_dict(self) -> dict:
-        """Plain-data copy (for settings files and the model card)."""
-        d = asdict(self)
-        if isinstance(d["augment"], tuple):
-            d["augment"] = ",".join(d["augment"])
-        return d
 
 
 @dataclass
 class TrainResult:
-    """The outcome of :func:`train`."""
+    """The outcome of :func:`train` (and of ``remote.train_in_subprocess``, the same fields)."""
 
     model: Any
     class_names: list[str]
@@ -75,39 +40,46 @@ class TrainResult:
     val_accuracy: float | None
     stopped: bool
     seconds: float
-    report: DatasetReport
+    report: DatasetReport | None
     num_train: int
     num_val: int
+    #: A saved copy of ``model`` (a run in a child process hands its model over as a file).
+    model_file: str | None = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the model atomically as a ``.keras`` file; returns the final path."""
-        from resnet_gui.core.inference import save_model
+        """Save the model atomically as a ``.keras`` file; returns the final path.
 
+        Raises:
+            ModelFileError: the path does not end in ``.keras`` or cannot be written.
+        """
+        from resnet_gui.core.inference import atomic_save, save_model
+
+        if self.model_file is not None:
+            source = self.model_file
+            return atomic_save(path, lambda tmp: shutil.copyfile(source, tmp))
         return save_model(self.model, path)
 
 
-def _noop(_: dict) -> None:
+def _noop(_: Any) -> None:
     return None
 
 
 def train(
     config: TrainConfig,
     *,
-    on_batch: Callback | None = None,
-    on_epoch: Callback | None = None,
-    on_log: Callback | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    on_batch: OnBatch | None = None,
+    on_epoch: OnEpoch | None = None,
+    on_log: OnLog | None = None,
+    should_stop: ShouldStop | None = None,
     report: DatasetReport | None = None,
 ) -> TrainResult:
     """Train a classifier on ``config.data_dir``.
 
     Args:
-        config: the settings; automatic ones are resolved by :func:`plan`.
-        on_batch: called after each training batch with ``{"epoch", "epochs", "batch",
-            "batches", "loss", "accuracy", "elapsed", "eta"}`` (epoch and batch 1-based).
-        on_epoch: called after each epoch with ``{"epoch", "epochs", "loss", "accuracy",
-            "val_loss", "val_accuracy", "learning_rate", "seconds", "best"}``.
-        on_log: called with ``{"message"}`` for lines a user should read (and ``{"phase"}``).
+        config: the settings; automatic ones are resolved by ``recipe.make_plan``.
+        on_batch: called after each training batch with a ``config.BatchEvent``.
+        on_epoch: called after each epoch with a ``config.EpochEvent``.
+        on_log: called with a ``config.LogEvent``: lines a user should read, phase names.
         should_stop: polled after every batch; True ends training cleanly within a batch,
             keeping the best weights so far.
         report: a scan of ``config.data_dir`` already made (skips scanning again).
@@ -144,21 +116,17 @@ def train(
         tr, va = stratified_split(report.labels, config.val_split, config.seed)
         train_recs = [report.images[i] for i in tr]
         val_recs = [report.images[i] for i in va]
-    train_paths = [r.path for r in train_recs]
-    val_paths = [r.path for r in val_recs]
-    train_labels = np.array([r.label for r in train_recs], dtype=np.int32)
-    val_labels = np.array([r.label for r in val_recs], dtype=np.int32)
-    if len(np.unique(train_labels)) < 2:
+    if len({r.label for r in train_recs}) < 2:
         raise TrainingError("the training split has fewer than two classes with images")
 
     log({"phase": "preparing"})
-    the_plan = plan(config, report, len(train_paths), log)
-    for note in the_plan.notes:
+    plan = make_plan(config, report, len(train_recs), log)
+    for note in plan.notes:
         say(note)
     say(
-        f"{len(train_paths)} training and {len(val_paths)} validation images, "
-        f"{len(report.classes)} classes; {get_arch(the_plan.arch).title}, "
-        f"{the_plan.image_size} px, {the_plan.epochs} epochs, batch {the_plan.batch_size}"
+        f"{len(train_recs)} training and {len(val_recs)} validation images, "
+        f"{len(report.classes)} classes; {get_arch(plan.arch).title}, "
+        f"{plan.image_size} px, {plan.epochs} epochs, batch {plan.batch_size}"
     )
 
     from resnet_gui.core import pipeline
@@ -175,29 +143,39 @@ def train(
         say("mixed precision (float16) on the GPU")
 
     num_classes = len(report.classes)
-    size = the_plan.image_size
+    size = plan.image_size
     budget = config.memory_budget_mb * 1024 * 1024
-    in_memory = (len(train_paths) + len(val_paths)) * size * size * 3 <= budget
-    augmenter = pipeline.build_augmenter(the_plan.augment, config.seed)
+    in_memory = (len(train_recs) + len(val_recs)) * size * size * 3 <= budget
+    augmenter = pipeline.build_augmenter(plan.augment, config.seed)
     use_cache = (
-        config.feature_cache and in_memory and the_plan.freeze_base and the_plan.pretrained
-        and the_plan.fine_tune_blocks == 0
+        config.feature_cache and in_memory and plan.freeze_base and plan.pretrained
+        and plan.fine_tune_blocks == 0
     )
-    batch = the_plan.batch_size
+    batch = plan.batch_size
+    log({"phase": "building"})
+    model, backbone = build_for_plan(plan, report.classes)
+    head = None
     try:
         if in_memory:
             log({"phase": "decoding"})
-            say(f"decoding {len(train_paths) + len(val_paths)} images into memory…")
-            x_train, _ = pipeline.decode_many(train_paths, size, should_stop=stop)
-            x_val, _ = pipeline.decode_many(val_paths, size, should_stop=stop)
+            say(f"decoding {len(train_recs) + len(val_recs)} images into memory…")
+            x_train, train_recs = _decode_records(pipeline, train_recs, size, stop, say)
+            x_val, val_recs = _decode_records(pipeline, val_recs, size, stop, say)
+        train_paths = [r.path for r in train_recs]
+        val_paths = [r.path for r in val_recs]
+        train_labels = np.array([r.label for r in train_recs], dtype=np.int32)
+        val_labels = np.array([r.label for r in val_recs], dtype=np.int32)
+        if len(np.unique(train_labels)) < 2:
+            raise TrainingError("the training split has fewer than two classes with images")
         if use_cache:
             from resnet_gui.core.features import cached_feature_datasets
 
             log({"phase": "extracting features"})
-            model, backbone, head, train_ds, val_ds = cached_feature_datasets(
-                the_plan, config, report.classes, augmenter, x_train, x_val,
-                train_labels, val_labels, [r.sha1 for r in train_recs],
-                [r.sha1 for r in val_recs], say=say, should_stop=stop,
+            head, train_ds, val_ds = cached_feature_datasets(
+                model, plan, augmenter, x_train, x_val, train_labels, val_labels,
+                [r.sha1 for r in train_recs], [r.sha1 for r in val_recs],
+                views=config.feature_views, seed=config.seed, cache_dir=config.cache_dir,
+                say=say, should_stop=stop,
             )
         elif in_memory:
             train_ds = pipeline.make_dataset(
@@ -220,15 +198,10 @@ def train(
     except StopRequested:
         raise TrainingError("training stopped before it began") from None
 
-    if not use_cache:
-        log({"phase": "building"})
-        model, backbone = build_for_plan(the_plan, report.classes)
-        head = None
     steps = max(1, math.ceil(len(train_paths) / batch))
     runner = Runner(
-        keras, head if head is not None else model, backbone, the_plan, steps,
-        val_ds is not None, on_batch=on_batch, on_epoch=on_epoch, log=log, stop=stop,
-        config=config,
+        head if head is not None else model, backbone, plan, steps, val_ds is not None,
+        on_batch=on_batch, on_epoch=on_epoch, log=log, stop=stop,
     )
     log({"phase": "training"})
     runner.fit(train_ds, val_ds)
@@ -244,10 +217,10 @@ def train(
 
     set_model_info(
         model,
-        architecture=the_plan.arch,
+        architecture=plan.arch,
         image_size=size,
-        weights=("imagenet" if the_plan.weights == "imagenet" else
-                 ("file" if the_plan.weights else "none")),
+        weights=("imagenet" if plan.weights == "imagenet" else
+                 ("file" if plan.weights else "none")),
         trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         val_accuracy=val_acc,
         best_epoch=best["epoch"] if best else None,
@@ -255,7 +228,7 @@ def train(
         num_train=len(train_paths),
         num_val=len(val_paths),
         dataset=str(report.root),
-        plan=the_plan.to_dict(),
+        plan=plan.to_dict(),
         **versions(),
     )
     seconds = time.perf_counter() - started
@@ -266,7 +239,7 @@ def train(
     return TrainResult(
         model=model,
         class_names=list(report.classes),
-        plan=the_plan,
+        plan=plan,
         history=runner.history,
         best_epoch=best["epoch"] if best else None,
         val_accuracy=val_acc,
@@ -276,3 +249,17 @@ def train(
         num_train=len(train_paths),
         num_val=len(val_paths),
     )
+
+
+def _decode_records(
+    pipeline: Any, records: list, size: int, stop: ShouldStop, say: Callable[[str], None]
+) -> tuple[np.ndarray, list]:
+    """Decode the records' files; files that fail now (changed since the scan) are dropped."""
+    images, errors = pipeline.decode_many([r.path for r in records], size, should_stop=stop)
+    if not errors:
+        return images, records
+    failed = {e.path for e in errors}
+    for err in sorted(errors, key=lambda e: e.path):
+        say(f"skipped {err.path}: {err.reason} (it changed since the scan)")
+    keep = [i for i, r in enumerate(records) if r.path not in failed]
+    return images[keep], [records[i] for i in keep]

@@ -1,13 +1,19 @@
-"""Pretrained weights: where Keras keeps them, fetching them, and saying clearly when offline."""
+"""Pretrained weights: where Keras keeps them, fetching them, and saying clearly when offline.
+
+The one place a weights choice (None, "imagenet" or a file) becomes a file to load:
+:func:`resolve_weights`. Keras is imported inside functions only.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from resnet_gui.core.errors import WeightsUnavailableError
-from resnet_gui.core.models import get_arch, keras_module
+from resnet_gui.core.archs import ArchSpec, get_arch
+from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
+
+WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 
 
 def keras_home() -> Path:
@@ -29,10 +35,7 @@ def imagenet_weights_cached(arch: str) -> bool:
     return path is not None and path.is_file() and path.stat().st_size > 0
 
 
-WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-
-
-def fetch_imagenet_weights(arch: str, log: Any = None) -> Path:
+def fetch_imagenet_weights(arch: str, log: Callable[[dict], None] | None = None) -> Path:
     """Return the cached no-top ImageNet weights of ``arch``, downloading them if needed.
 
     Args:
@@ -48,7 +51,9 @@ def fetch_imagenet_weights(arch: str, log: Any = None) -> Path:
         raise WeightsUnavailableError(f"Keras ships no ImageNet weights for {spec.title}")
     if imagenet_weights_cached(arch):
         return target
-    keras = keras_module()
+    from resnet_gui.core.tfsetup import import_keras
+
+    keras = import_keras()
     if log is not None:
         log({"message": f"downloading ImageNet weights for {spec.title} ({target.name})…"})
     try:
@@ -61,6 +66,30 @@ def fetch_imagenet_weights(arch: str, log: Any = None) -> Path:
     return Path(got)
 
 
+def resolve_weights(
+    spec: ArchSpec, weights: str | None, log: Callable[[dict], None] | None = None
+) -> Path | None:
+    """The file to load for a weights choice: None, "imagenet" (cached or fetched) or a path.
+
+    Raises:
+        TrainingError: ImageNet weights asked for an architecture Keras has none for.
+        WeightsUnavailableError: the ImageNet file cannot be had, or the path is no file.
+    """
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        if not spec.has_imagenet:
+            raise TrainingError(
+                f"Keras ships no ImageNet weights for {spec.title}: use resnet50/101/152 for "
+                "transfer learning, or --weights none to train it from scratch"
+            )
+        return fetch_imagenet_weights(spec.name, log)
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsUnavailableError(f"weights file not found: {path}")
+    return path
+
+
 def imagenet_unavailable_message(arch: str, cause: BaseException | str) -> str:
     """One line saying the ImageNet weights cannot be had, and which file to place where."""
     target = imagenet_weights_path(arch)
@@ -70,5 +99,3 @@ def imagenet_unavailable_message(arch: str, cause: BaseException | str) -> str:
         f"Place {target.name if target else '?'} in {target.parent if target else '~/.keras/models'} "
         "or use --weights none (train from scratch) or --weights PATH"
     )
-
-

@@ -23,7 +23,14 @@ from PySide6.QtWidgets import (
 
 from resnet_gui.ui.widgets.drop_zone import paths_from_mime
 from resnet_gui.ui.widgets.prediction_card import PredictionCard
-from resnet_gui.ui.workers import ThreadPool, Worker, load_model_work, predict_work
+from resnet_gui.ui.workers import (
+    ThreadPool,
+    Worker,
+    WorkFn,
+    imagenet_work,
+    load_model_work,
+    predict_work,
+)
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 COLUMNS = 3
@@ -127,24 +134,19 @@ class InferenceTab(QWidget):
 
     def load_model(self, path: str) -> None:
         """Load a ``.keras`` file in the background (errors become a dialog)."""
-        self._start_load(Worker(load_model_work(str(path)), name="load"), f"Loading {path}…")
+        self._start_load(load_model_work(str(path)), f"Loading {path}…")
 
     def load_imagenet(self) -> None:
         """Load the stock ImageNet ResNet-50 (weights from the Keras cache or the network)."""
-        def work(emit: Any, should_stop: Any) -> Any:
-            from resnet_gui.core.imagenet import imagenet_classifier
+        self._start_load(imagenet_work(), "Loading ImageNet ResNet-50…")
 
-            return imagenet_classifier()
-
-        self._start_load(Worker(work, name="load"), "Loading ImageNet ResNet-50…")
-
-    def _start_load(self, worker: Worker, message: str) -> None:
-        self.load_worker = worker
+    def _start_load(self, work: WorkFn, message: str) -> None:
         self.model_info.setText(message)
-        worker.returned.connect(self.set_classifier)
-        worker.errored.connect(self._load_failed)
-        worker.finished.connect(self._load_finished)
-        self.pool.start(worker)
+        self.load_worker = self.pool.submit(work, name="load", connect={
+            "returned": self.set_classifier,
+            "errored": self._load_failed,
+            "finished": self._load_finished,
+        })
         self._update_enabled()
 
     @Slot()
@@ -233,14 +235,14 @@ class InferenceTab(QWidget):
         paths, self.queue = self.queue, []
         if not paths:
             return
-        worker = Worker(
-            predict_work(self.classifier, paths, self.topk_spin.value()), name="predict"
+        self.predict_worker = self.pool.submit(
+            predict_work(self.classifier, paths, self.topk_spin.value()), name="predict",
+            connect={
+                "progressed": self._add_results,
+                "errored": self._predict_failed,
+                "finished": self._predict_finished,
+            },
         )
-        self.predict_worker = worker
-        worker.progressed.connect(self._add_results)
-        worker.errored.connect(self._predict_failed)
-        worker.finished.connect(self._predict_finished)
-        self.pool.start(worker)
         self.status.emit(f"Classifying {len(paths)} image(s)…")
 
     @Slot(str, str)
@@ -287,20 +289,10 @@ class InferenceTab(QWidget):
 
     # ------------------------------------------------------------------ results out
     def results_rows(self) -> list[list[str]]:
-        """Header + one row per card: path, top labels and probabilities, error."""
-        k = max((len(c.result.get("predictions") or []) for c in self.cards), default=0)
-        header = ["path"]
-        for i in range(1, k + 1):
-            header += [f"label_{i}", f"probability_{i}"]
-        rows = [header + ["error"]]
-        for c in self.cards:
-            preds = c.result.get("predictions") or []
-            row = [c.result["path"]]
-            for i in range(k):
-                row += [preds[i]["label"], f"{preds[i]['probability']:.6f}"] if i < len(preds) \
-                    else ["", ""]
-            rows.append(row + [c.result.get("error") or ""])
-        return rows
+        """Header + one row per card (the same table as ``predict --format csv``)."""
+        from resnet_gui.core.inference import prediction_rows
+
+        return prediction_rows(c.result for c in self.cards)
 
     def copy_results(self) -> None:
         """Copy the results as tab-separated text."""

@@ -22,7 +22,7 @@ from resnet_gui import __version__
 from resnet_gui.ui.inference_tab import InferenceTab
 from resnet_gui.ui.resnet_help import ResNetHelpDialog
 from resnet_gui.ui.training_tab import TrainingTab
-from resnet_gui.ui.workers import ThreadPool, Worker, tensorflow_work
+from resnet_gui.ui.workers import ThreadPool, tensorflow_work
 
 MAX_RECENT = 8
 
@@ -180,10 +180,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ start-up
     def start_background_loading(self) -> None:
         """Import TensorFlow in a worker; the status bar then names the device."""
-        worker = Worker(tensorflow_work(), name="tensorflow")
-        worker.returned.connect(self._tf_loaded)
-        worker.errored.connect(self._tf_failed)
-        self.pool.start(worker)
+        self.pool.submit(tensorflow_work(), name="tensorflow", connect={
+            "returned": self._tf_loaded, "errored": self._tf_failed,
+        })
 
     @Slot(str, str)
     def _tf_failed(self, message: str, tb: str) -> None:

@@ -158,15 +158,12 @@ class TrainingTab(QWidget):
         self.report = None
         self.report_tree.clear()
         self.scan_label.setText(f"Scanning {path}…")
-        worker = Worker(scan_work(str(path)), name="scan")
-        self.scan_worker = worker
-        # Bound slots, never lambdas: a lambda has no thread of its own, so Qt would run it in
-        # the worker's thread (touching widgets from there crashes; see docs/architecture.md).
-        worker.progressed.connect(self._scan_progress)
-        worker.returned.connect(self._scan_done)
-        worker.errored.connect(self._scan_failed)
-        worker.finished.connect(self._scan_finished)
-        self.pool.start(worker)
+        self.scan_worker = self.pool.submit(scan_work(str(path)), name="scan", connect={
+            "progressed": self._scan_progress,
+            "returned": self._scan_done,
+            "errored": self._scan_failed,
+            "finished": self._scan_finished,
+        })
         self._update_enabled()
 
     @Slot(object)
@@ -185,6 +182,9 @@ class TrainingTab(QWidget):
         if self.sender() is not self.scan_worker:
             return
         self.report = report
+        from resnet_gui.core.recipe import auto_augment
+
+        self.form.set_auto_augment(*auto_augment(report))
         self.folder_opened.emit(report.root)
         counts = report.counts
         self.scan_label.setText(
@@ -237,7 +237,7 @@ class TrainingTab(QWidget):
     # ------------------------------------------------------------------ training
     def make_config(self) -> Any:
         """A core TrainConfig from the widgets."""
-        from resnet_gui.core.training import TrainConfig
+        from resnet_gui.core.config import TrainConfig
 
         data = self.report.root if self.report else self.folder_edit.text()
         return TrainConfig(data_dir=data, **self.form.config_kwargs())
@@ -254,13 +254,14 @@ class TrainingTab(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Starting…")
         self.progress_label.setText("Preparing (TensorFlow loads on first use)…")
-        worker = Worker(training_work(config, self.report), name="train")
-        self.train_worker = worker
-        worker.progressed.connect(self._on_progress)
-        worker.returned.connect(self._on_trained)
-        worker.errored.connect(self._on_train_error)
-        worker.finished.connect(self._on_train_finished)
-        self.pool.start(worker)
+        self.train_worker = self.pool.submit(
+            training_work(config, self.report), name="train", connect={
+                "progressed": self._on_progress,
+                "returned": self._on_trained,
+                "errored": self._on_train_error,
+                "finished": self._on_train_finished,
+            },
+        )
         self.status.emit("Training…")
         self._update_enabled()
 
@@ -314,8 +315,10 @@ class TrainingTab(QWidget):
         self.status.emit(f"Training finished: validation accuracy {acc}")
 
     @Slot(str, str)
-    def _on_train_error(self, message: str, tb: str) -> None:
+    def _on_train_error(self, message: str, details: str) -> None:
         self.log.appendPlainText(f"error: {message}")
+        if details.strip():
+            self.log.appendPlainText(details.rstrip())
         self.progress.setFormat("failed")
         self.progress_label.setText("Training failed")
         QMessageBox.critical(self, "Training failed", message)

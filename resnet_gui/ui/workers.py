@@ -1,10 +1,14 @@
-"""The only place threads are made. Work runs in a QThread; only plain data crosses threads.
+"""The only place QThreads are made. Work runs in a QThread; only plain data crosses threads.
 
 A :class:`Worker` runs a function ``fn(report, should_stop)`` in its own thread and emits signals in
 a fixed order: ``started``, any number of ``progressed``, then ``returned`` or ``errored``, and
 always ``finished`` last. Stopping is cooperative: :meth:`Worker.stop` sets a
 ``threading.Event`` directly from the GUI thread (a slot in the busy thread would never run);
-the work polls it. Nothing here ever touches a widget.
+the work polls it. Nothing here ever touches a widget. :meth:`ThreadPool.submit` makes, wires and
+starts a worker in one call (after superqt's ``create_worker(..., _connect={...})``).
+
+The work functions below are thin: each calls one core function. Training itself runs in a child
+process (``core.remote``); its thread only relays messages.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signa
 Report = Callable[[Any], None]
 WorkFn = Callable[[Report, Callable[[], bool]], Any]
 
+#: The signals :meth:`ThreadPool.submit` can connect.
+SIGNALS = ("started", "progressed", "returned", "errored", "finished")
+
 
 class Worker(QObject):
     """Runs one function in a worker thread; see the module docstring for the signal order."""
@@ -27,7 +34,7 @@ class Worker(QObject):
     started = Signal()
     progressed = Signal(object)
     returned = Signal(object)
-    errored = Signal(str, str)  # (message for the user, traceback for the log)
+    errored = Signal(str, str)  # (message for the user, details/traceback for the log)
     finished = Signal()
 
     def __init__(self, fn: WorkFn, *, name: str = "worker") -> None:
@@ -54,7 +61,10 @@ class Worker(QObject):
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
             from resnet_gui.core.errors import describe_exception
 
-            self.errored.emit(describe_exception(exc), traceback.format_exc())
+            details = getattr(exc, "child_traceback", None)
+            self.errored.emit(
+                describe_exception(exc), traceback.format_exc() if details is None else details
+            )
         else:
             self.returned.emit(result)
         finally:
@@ -70,6 +80,26 @@ class ThreadPool(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._running: dict[Worker, QThread] = {}
+
+    def submit(self, fn: WorkFn, *, name: str, connect: dict[str, Callable] | None = None) -> Worker:
+        """Make a :class:`Worker` for ``fn``, connect its signals and start it.
+
+        Args:
+            fn: the work function.
+            name: the worker's (and its thread's) name.
+            connect: signal name -> bound ``@Slot`` of a GUI-thread object. Never a lambda: a
+                lambda has no thread of its own, so Qt would run it in the worker's thread
+                (see docs/architecture.md).
+
+        Raises:
+            ValueError: an unknown signal name.
+        """
+        worker = Worker(fn, name=name)
+        for signal, slot in (connect or {}).items():
+            if signal not in SIGNALS:
+                raise ValueError(f"unknown worker signal; Received: {signal}")
+            getattr(worker, signal).connect(slot)
+        return self.start(worker)
 
     def start(self, worker: Worker) -> Worker:
         """Start ``worker`` in a new QThread; returns it for chaining."""
@@ -101,7 +131,8 @@ class ThreadPool(QObject):
 
         ``QThread.wait()`` in PySide6 keeps the GIL while it blocks, so a Python worker could
         never reach its next stop check: we sleep in small steps (which releases the GIL) and
-        keep delivering queued, non-input events instead.
+        keep delivering queued, non-input events instead. Threads still running at the
+        deadline are kept referenced (destroying a running QThread aborts the process).
         """
         for worker in list(self._running):
             worker.stop()
@@ -116,8 +147,6 @@ class ThreadPool(QObject):
         ok = True
         for worker, thread in list(self._running.items()):
             if thread.isRunning():
-                # Still busy (e.g. inside a TensorFlow import): keep the objects alive rather
-                # than destroy a running QThread, which aborts the process.
                 ok = False
                 _ORPHANS.append((worker, thread))
             else:
@@ -130,57 +159,22 @@ class ThreadPool(QObject):
 _ORPHANS: list[tuple[Worker, QThread]] = []
 
 
-class Throttle:
-    """Passes a value on at most every ``interval_s`` seconds (plus always the last one).
-
-    Used in workers so a fast loop does not flood the GUI's event queue with signals.
-    """
-
-    def __init__(self, emit: Callable[[Any], None], interval_s: float = 0.1) -> None:
-        self.emit = emit
-        self.interval = interval_s
-        self._last: float | None = None
-
-    def __call__(self, value: Any, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or self._last is None or now - self._last >= self.interval:
-            self._last = now
-            self.emit(value)
-
-
 def training_work(config: Any, report: Any = None) -> WorkFn:
-    """The work function of a training run. Training itself runs in a child process (see
-    ``resnet_gui.core.remote``: TensorFlow's GIL holds would otherwise freeze the window); this
-    thread relays its messages. Progress events are dicts with a ``kind`` key ("batch",
-    "epoch", "log"); the result is a ``RemoteTrainResult`` with the model loaded."""
+    """Train in a child process (``core.remote.train_in_subprocess``). Progress events are the
+    core's event dicts with a ``kind`` key ("batch", "epoch", "log"); the result is the core's
+    ``TrainResult`` with its model loaded."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        import weakref
+        from resnet_gui.core.remote import train_in_subprocess
 
-        from resnet_gui.core.errors import ResnetGuiError
-        from resnet_gui.core.inference import Classifier
-        from resnet_gui.core.remote import RemoteTrainResult, TrainingProcess
-
-        process = TrainingProcess(config, report)
-        try:
-            for event in process.events(should_stop):
-                if event["kind"] == "error":
-                    raise ResnetGuiError(event["message"])
-                if event["kind"] == "result":
-                    fields = RemoteTrainResult.__dataclass_fields__
-                    result = RemoteTrainResult(
-                        **{k: v for k, v in event.items() if k in fields}
-                    )
-                    result.model = Classifier.load(result.model_path).model
-                    # The temporary model file lives as long as the result that copies it.
-                    weakref.finalize(result, process.cleanup)
-                    return result
-                emit(event)
-        except BaseException:
-            process.kill()
-            process.cleanup()
-            raise
-        raise ResnetGuiError("training ended without a result")
+        return train_in_subprocess(
+            config,
+            on_batch=lambda e: emit({"kind": "batch", **e}),
+            on_epoch=lambda e: emit({"kind": "epoch", **e}),
+            on_log=lambda e: emit({"kind": "log", **e}),
+            should_stop=should_stop,
+            report=report,
+        )
 
     return work
 
@@ -216,6 +210,17 @@ def load_model_work(path: str) -> WorkFn:
         from resnet_gui.core.inference import Classifier
 
         return Classifier.load(path)
+
+    return work
+
+
+def imagenet_work() -> WorkFn:
+    """Load the stock ImageNet ResNet-50; the result is a core Classifier."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.imagenet import imagenet_classifier
+
+        return imagenet_classifier()
 
     return work
 

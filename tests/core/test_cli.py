@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ def test_not_a_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "not a Keras model file" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_predict_json_csv_and_failed_inputs(
     trained_model: Path, digits_heldout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +76,7 @@ def test_predict_json_csv_and_failed_inputs(
     assert "1 of 2 input(s) could not be classified" in captured.err
 
 
+@pytest.mark.slow
 def test_evaluate_json(
     trained_model: Path, digits_heldout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,3 +100,20 @@ def test_module_entry_point_runs() -> None:
         timeout=60,
     )
     assert out.returncode == 0 and out.stdout.startswith("resnet-gui ")
+
+
+@pytest.mark.slow
+def test_train_output_is_clean_of_tensorflow_start_up_lines(tiny_data: Path, tmp_path: Path) -> None:
+    """A machine without a GPU must not print TensorFlow's C++ start-up lines ("Could not find
+    cuda drivers", an "E0000 ... cuInit" line): they alarm users and say nothing."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run(
+        [sys.executable, "-m", "resnet_gui", "train", str(tiny_data), "--out",
+         str(tmp_path / "m.keras"), "--epochs", "1", "--width", "8", "--batch-size", "4"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    for noise in ("cuda", "cuInit", "absl", "E0000", "I0000", "oneDNN"):
+        assert noise not in text, text[:2000]
+    assert "epoch   1/1" in text and "saved" in out.stdout

@@ -84,7 +84,24 @@ def test_split_is_stratified_seeded_and_disjoint() -> None:
     assert not (stratified_split(labels, 0.2, seed=2)[1] == va).all()
 
 
-def test_scan_is_fast(digits_train: Path) -> None:
-    report = scan_dataset(digits_train)
+def test_scan_decodes_in_parallel(digits_train: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's speed comes from decoding on several threads at once (benchmarks/ has the
+    timings); this checks that it does, and that it still finds every image."""
+    import threading
+    import time
+
+    from resnet_gui.core import dataset
+
+    threads: set[int] = set()
+    check = dataset._check_file
+
+    def spy(path: Path, max_pixels: int) -> tuple:
+        threads.add(threading.get_ident())
+        time.sleep(0.002)  # long enough that one thread cannot take every file
+        return check(path, max_pixels)
+
+    monkeypatch.setattr(dataset, "_check_file", spy)
+    report = scan_dataset(digits_train, workers=4)
     assert len(report.images) == 400
     assert report.median_size() == 32
+    assert len(threads) >= 2

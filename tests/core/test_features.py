@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from resnet_gui.cli import main
+from resnet_gui.core.config import TrainConfig
 from resnet_gui.core.features import FeatureCache
-from resnet_gui.core.training import TrainConfig, train
+from resnet_gui.core.training import train
 from tests.conftest import write_tiny_classes
 
 
@@ -35,6 +36,7 @@ def _run(data: Path, weights: Path, cache: Path, **kw: object) -> tuple[object, 
     return res, [m for m in logs if m.startswith("backbone features")]
 
 
+@pytest.mark.slow
 def test_features_computed_once_and_reused(weights_file: Path, tmp_path: Path) -> None:
     data = write_tiny_classes(tmp_path / "data", n=10)
     cache = tmp_path / "cache"
@@ -51,13 +53,47 @@ def test_features_computed_once_and_reused(weights_file: Path, tmp_path: Path) -
     _, log3 = _run(data, weights_file, cache)
     assert log3[0].startswith("backbone features: 1 computed, 20 from the cache")
 
-    # The head trained on cached features is the head of the saved model: they agree.
     from resnet_gui.core.inference import Classifier
 
-    clf = Classifier.from_model(second.model)
-    assert clf.class_names == ["china", "flower"]
+    assert Classifier.from_model(second.model).class_names == ["china", "flower"]
 
 
+def test_head_trained_on_features_is_the_saved_models_head(
+    weights_file: Path, tmp_path: Path
+) -> None:
+    """The full model, given the head's weights, predicts what the head predicts from cached
+    features (float16 storage aside)."""
+    from resnet_gui.core import pipeline
+    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.features import cached_feature_datasets, copy_head_weights
+    from resnet_gui.core.recipe import make_plan
+    from resnet_gui.core.runner import build_for_plan
+
+    data = write_tiny_classes(tmp_path / "data", n=4)
+    report = scan_dataset(data)
+    config = TrainConfig(str(data), arch="resnet50", weights=str(weights_file), image_size=32,
+                         batch_size=8, augment="none", cache_dir=str(tmp_path / "cache"))
+    plan = make_plan(config, report, len(report.images), lambda d: None)
+    model, _ = build_for_plan(plan, report.classes)
+    x, _ = pipeline.decode_many(report.paths, plan.image_size)
+    y = report.labels
+    hashes = [r.sha1 for r in report.images]
+    head, _, val_ds = cached_feature_datasets(
+        model, plan, None, x, x, y, y, hashes, hashes, views=0, seed=0, cache_dir=config.cache_dir,
+        say=lambda m: None, should_stop=lambda: False,
+    )
+    rng = np.random.default_rng(3)
+    head.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in head.get_weights()])
+    features = np.concatenate([np.asarray(f) for f, _ in val_ds])
+    before = np.asarray(model.predict(x.astype(np.float32), verbose=0))
+    copy_head_weights(head, model)
+    expected = np.asarray(head.predict(features, verbose=0))
+    after = np.asarray(model.predict(x.astype(np.float32), verbose=0))
+    assert np.abs(after - expected).max() < 5e-3
+    assert np.abs(before - expected).max() > 5e-2  # the copy changed the model
+
+
+@pytest.mark.slow
 def test_views_and_key_change_recompute(weights_file: Path, tmp_path: Path) -> None:
     data = write_tiny_classes(tmp_path / "data", n=4)
     cache = tmp_path / "cache"

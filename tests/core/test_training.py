@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from resnet_gui.core.config import TrainConfig
 from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
 from resnet_gui.core.evaluation import evaluate
 from resnet_gui.core.inference import Classifier
-from resnet_gui.core.training import TrainConfig, train
+from resnet_gui.core.training import train
 
 
+@pytest.mark.slow
 def test_default_recipe_learns_real_digits(trained_model: Path, digits_heldout: Path) -> None:
     """`resnet-gui train DIR --out M` with no flags, from scratch: far above chance (0.1)."""
     clf = Classifier.load(trained_model)
@@ -21,6 +23,7 @@ def test_default_recipe_learns_real_digits(trained_model: Path, digits_heldout: 
     assert sum(sum(r) for r in report.confusion_matrix) == 600
 
 
+@pytest.mark.slow
 def test_model_file_describes_itself(trained_model: Path) -> None:
     clf = Classifier.load(trained_model)
     assert clf.class_names == [str(i) for i in range(10)]
@@ -37,6 +40,7 @@ def _tiny(**kw: object) -> TrainConfig:
     return base  # type: ignore[return-value]
 
 
+@pytest.mark.slow
 def test_stop_ends_within_a_batch(tiny_data: Path) -> None:
     seen: list[dict] = []
 
@@ -53,6 +57,7 @@ def test_stop_ends_within_a_batch(tiny_data: Path) -> None:
     assert seen[0]["batches"] == 3 and seen[0]["epochs"] == 5 and seen[0]["eta"] > 0
 
 
+@pytest.mark.slow
 def test_seeded_runs_repeat(tiny_data: Path) -> None:
     a = train(TrainConfig(str(tiny_data), **_tiny(epochs=2, augment="flip,shift")))
     b = train(TrainConfig(str(tiny_data), **_tiny(epochs=2, augment="flip,shift")))
@@ -61,6 +66,7 @@ def test_seeded_runs_repeat(tiny_data: Path) -> None:
     assert all(np.allclose(x, y, atol=1e-5) for x, y in zip(wa, wb, strict=True))
 
 
+@pytest.mark.slow
 def test_fine_tune_top_blocks_from_weights_file(tiny_data: Path, tmp_path: Path) -> None:
     from resnet_gui.core.models import build_backbone
 
@@ -82,6 +88,7 @@ def test_fine_tune_top_blocks_from_weights_file(tiny_data: Path, tmp_path: Path)
     assert not any(name.endswith("_bn") for name in trainable)
 
 
+@pytest.mark.slow
 def test_imagenet_offline_names_the_file(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

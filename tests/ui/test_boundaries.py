@@ -1,4 +1,8 @@
-"""The architecture rules that keep the app fast and the core headless, checked in fresh processes."""
+"""What a static tool cannot see: which modules are loaded at run time, checked in fresh processes.
+
+The import rules themselves (layers, no Qt in the core, no import circles) are import-linter
+contracts in pyproject.toml, checked by tests/test_structure.py and by CI's ``lint-imports``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
-def test_core_imports_without_qt() -> None:
+def test_core_modules_load_without_tensorflow() -> None:
     out = _run(
         "import sys, pkgutil, importlib, resnet_gui.core as c\n"
         "for m in pkgutil.iter_modules(c.__path__):\n"
         "    importlib.import_module('resnet_gui.core.' + m.name)\n"
-        "bad = [n for n in sys.modules if n.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]\n"
-        "assert not bad, bad\n"
         "assert 'tensorflow' not in sys.modules, 'core imported TensorFlow at module level'\n"
         "print('ok')"
     )

@@ -35,10 +35,22 @@ def test_drop_model_images_folder_and_non_image(
     tab.export_csv(str(out))
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == expected and rows[-1]["error"].startswith("not an image")
-    assert bad  # the odd files exist for the next test's folder drop
+    assert rows[0]["label_1"] in ("china", "flower") and 0.5 <= float(rows[0]["probability_1"]) <= 1
 
     tab.clear()
     assert tab.cards == [] and not tab.export_button.isEnabled()
+
+    # A folder of awkward files: each broken one is a named error card, the odd-but-valid
+    # ones (CMYK, RGBA, 16-bit, ...) are classified, hidden files are not shown at all.
+    assert drop(tab, [tmp_path / "odd"]) == (True, True)
+    shown = [p for k, p in bad.items() if not p.name.startswith(".")]
+    qtbot.waitUntil(lambda: len(tab.cards) == len(shown), timeout=60_000)
+    by_name = {Path(c.result["path"]).name: c.result for c in tab.cards}
+    assert set(by_name) == {p.name for p in shown}
+    for kind in ("truncated", "empty", "text", "huge"):
+        assert by_name[bad[kind].name]["error"], kind
+    for kind in ("good_jpeg", "cmyk", "rgba"):
+        assert by_name[bad[kind].name]["predictions"], kind
 
 
 def test_corrupt_model_is_an_error_dialog(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from tests.ui.conftest import drop
@@ -54,6 +54,7 @@ def test_bad_folder_shows_error_dialog(qtbot, window, tmp_path: Path) -> None:  
     assert not tab.train_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_train_plot_save_and_use(qtbot, window, tiny_data: Path, tmp_path: Path) -> None:  # noqa: ANN001
     tab = window.training_tab
     _scan(qtbot, window, tiny_data)
@@ -75,6 +76,7 @@ def test_train_plot_save_and_use(qtbot, window, tiny_data: Path, tmp_path: Path)
     assert window.tabs.currentWidget() is window.inference_tab
 
 
+@pytest.mark.slow
 def test_stop_ends_training_quickly(qtbot, window, tiny_data: Path) -> None:  # noqa: ANN001
     tab = window.training_tab
     _scan(qtbot, window, tiny_data)
@@ -93,6 +95,7 @@ def test_stop_ends_training_quickly(qtbot, window, tiny_data: Path) -> None:  # 
     assert "stopped early" in tab.summary_label.text()
 
 
+@pytest.mark.slow
 def test_close_during_training_stops_and_joins(
     qtbot, window, tiny_data: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
@@ -105,12 +108,22 @@ def test_close_during_training_stops_and_joins(
         QMessageBox, "question",
         lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes,
     )
+    from resnet_gui.ui import workers
+
     tab.start_training()
     qtbot.waitUntil(lambda: tab.plot.point_counts()[0] > 0 or tab.result is not None,
                     timeout=120_000)
+    thread = tab.train_worker.thread()
+    assert thread.isRunning()
+    ended: list[bool] = []
+    thread.finished.connect(lambda: ended.append(True), Qt.ConnectionType.DirectConnection)
+    joined: list[bool] = []
+    stop_all = window.pool.stop_all
+    monkeypatch.setattr(window.pool, "stop_all", lambda **k: joined.append(stop_all(**k)) or True)
     window.close()
     assert asked and "Stop training" in asked[0]
-    assert not window.pool.running()
+    # The training thread really ended in time: none left running, none orphaned.
+    assert ended == [True] and joined == [True] and not workers._ORPHANS
 
 
 def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
@@ -121,6 +134,8 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     qtbot.addWidget(first)
     first.training_tab.form.arch_combo.setCurrentIndex(1)  # resnet34
     first.training_tab.form.epochs_spin.setValue(7)
+    assert first.training_tab.form.aug_auto.isChecked()  # the default
+    first.training_tab.form.aug_auto.setChecked(False)
     first.training_tab.form.aug_checks["shear"].setChecked(True)
     first.show()
     first.resize(700, 500)
@@ -130,7 +145,9 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     qtbot.addWidget(second)
     assert second.training_tab.form.arch_combo.currentData() == "resnet34"
     assert second.training_tab.form.epochs_spin.value() == 7
+    assert not second.training_tab.form.aug_auto.isChecked()
     assert second.training_tab.form.aug_checks["shear"].isChecked()
+    assert second.training_tab.form.config_kwargs()["augment"] == "flip,rotate,shift,zoom,shear,contrast"
     assert second.size().width() == 700
     assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
 
@@ -159,3 +176,24 @@ def test_clear_feature_cache_from_the_app(
     window.clear_feature_cache()
     assert FeatureCache().usage() == (0, 0)
     assert "Feature cache cleared: 1 files" in window.statusBar().currentMessage()
+
+
+def test_form_offers_every_architecture_of_the_core(window) -> None:  # noqa: ANN001
+    from resnet_gui.core.archs import ARCHITECTURES
+
+    combo = window.training_tab.form.arch_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(ARCHITECTURES)
+    assert combo.findData("resnet152v2") >= 0
+
+
+def test_auto_augmentation_leaves_flip_off_for_the_demo_digits(qtbot, window) -> None:  # noqa: ANN001
+    from resnet_gui.ui.main_window import demo_data_dir
+
+    tab = window.training_tab
+    assert tab.form.aug_auto.isChecked() and tab.form.aug_checks["flip"].isChecked()
+    _scan(qtbot, window, demo_data_dir())
+    checks = tab.form.aug_checks
+    assert not checks["flip"].isChecked() and checks["rotate"].isChecked()
+    assert not checks["rotate"].isEnabled()  # Auto decides while it is ticked
+    assert "mirrored" in tab.form.aug_auto.toolTip()
+    assert tab.form.config_kwargs()["augment"] == "auto"

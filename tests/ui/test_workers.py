@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resnet_gui.core.training import TrainConfig
-from resnet_gui.ui.workers import ThreadPool, Throttle, Worker, training_work
+import pytest
+
+from resnet_gui.core.config import TrainConfig
+from resnet_gui.ui.workers import ThreadPool, Worker, training_work
 
 
+@pytest.mark.slow
 def test_training_worker_signals_in_strict_order(qtbot, tiny_data: Path) -> None:  # noqa: ANN001
     config = TrainConfig(str(tiny_data), epochs=2, batch_size=4, width=8, augment="none",
                          weights="none")
@@ -45,9 +48,27 @@ def test_worker_error_becomes_message_then_finished(qtbot) -> None:  # noqa: ANN
     pool.stop_all(5)
 
 
-def test_throttle_passes_first_last_and_spaced() -> None:
-    got: list[int] = []
-    t = Throttle(got.append, interval_s=3600)
-    for i in range(100):
-        t(i, force=(i == 99))
-    assert got == [0, 99]
+def test_submit_connects_and_refuses_unknown_signals(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QObject, Slot
+
+    class Sink(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.got: list[object] = []
+
+        @Slot(object)
+        def take(self, value: object) -> None:
+            self.got.append(value)
+
+    def work(emit, should_stop):  # noqa: ANN001, ANN202
+        emit(1)
+        return 2
+
+    sink = Sink()
+    pool = ThreadPool()
+    worker = pool.submit(work, name="w", connect={"progressed": sink.take, "returned": sink.take})
+    qtbot.waitUntil(lambda: sink.got == [1, 2], timeout=10_000)
+    assert worker.name == "w"
+    with pytest.raises(ValueError, match="unknown worker signal"):
+        pool.submit(lambda emit, stop: None, name="x", connect={"done": sink.take})
+    assert pool.stop_all(5)

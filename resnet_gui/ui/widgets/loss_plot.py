@@ -12,8 +12,10 @@ pg.setConfigOptions(antialias=True, background="w", foreground="#333")
 
 
 class LossPlot(QWidget):
-    """Two stacked plots sharing the epoch axis. Points arrive any time; redraws happen at most
-    five times a second, updating existing curves in place (no flicker, no rebuild)."""
+    """Two stacked plots sharing the epoch axis, under one legend of their own (never on top of
+    a curve). The epoch axis spans the planned run from its first point, so a 60-epoch run is
+    seen whole. Points arrive any time; redraws happen at most twice a second, updating
+    existing curves in place (no flicker, no rebuild)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -21,19 +23,22 @@ class LossPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-        self.loss_plot = self.view.addPlot(row=0, col=0)
-        self.acc_plot = self.view.addPlot(row=1, col=0)
+        self.legend = pg.LegendItem(colCount=3, verSpacing=-6, horSpacing=16)
+        self.view.addItem(self.legend, row=0, col=0)
+        self.loss_plot = self.view.addPlot(row=1, col=0)
+        self.acc_plot = self.view.addPlot(row=2, col=0)
+        self.view.ci.layout.setRowStretchFactor(1, 3)
+        self.view.ci.layout.setRowStretchFactor(2, 2)
         self.acc_plot.setXLink(self.loss_plot)
         for plot, label in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("left", label)
             plot.setLabel("bottom", "epoch")
-            plot.addLegend(offset=(-10, 10))
             plot.setMouseEnabled(x=True, y=False)
             for side in ("left", "bottom"):
                 plot.getAxis(side).enableAutoSIPrefix(False)  # no "epoch (x0.001)"
         self.acc_plot.setYRange(0, 1.0, padding=0.02)
-        self.loss_plot.setXRange(0, 10, padding=0.02)
+        self.planned_epochs = 0
         blue, orange, green = "#1f77b4", "#ff7f0e", "#2ca02c"
         self.batch_curve = self.loss_plot.plot(
             name="training loss (per batch, smoothed)", pen=pg.mkPen("#9ecae1", width=1.5)
@@ -54,6 +59,9 @@ class LossPlot(QWidget):
             name="validation accuracy", pen=pg.mkPen(green, width=2), symbol="s", symbolSize=5,
             symbolBrush=green,
         )
+        for curve in (self.batch_curve, self.train_loss_curve, self.val_loss_curve,
+                      self.train_acc_curve, self.val_acc_curve):
+            self.legend.addItem(curve, curve.name())
         self.clear()
         self._timer = QTimer(self)
         self._timer.setInterval(500)
@@ -66,10 +74,19 @@ class LossPlot(QWidget):
         self.batch_y: list[float] = []
         self._ema: float | None = None
         self.epochs: list[dict] = []
+        self.set_planned_epochs(10)
         self._dirty = True
+
+    def set_planned_epochs(self, epochs: int) -> None:
+        """Let the epoch axis span ``epochs`` (the run's planned length)."""
+        epochs = max(1, int(epochs))
+        if epochs != self.planned_epochs:
+            self.planned_epochs = epochs
+            self.loss_plot.setXRange(0, epochs, padding=0.02)
 
     def add_batch(self, stats: dict) -> None:
         """Add a batch's loss (``epoch``, ``batch``, ``batches``, ``loss`` keys)."""
+        self.set_planned_epochs(max(stats["epochs"], stats["epoch"]))
         loss = float(stats["loss"])
         if not math.isfinite(loss):
             return
@@ -80,8 +97,14 @@ class LossPlot(QWidget):
 
     def add_epoch(self, stats: dict) -> None:
         """Add an epoch's summary (``epoch``, ``loss``, ``accuracy``, ``val_*`` keys)."""
+        self.set_planned_epochs(max(stats["epochs"], stats["epoch"]))
         self.epochs.append(dict(stats))
         self._dirty = True
+
+    def x_range(self) -> tuple[float, float]:
+        """The epoch axis's visible range."""
+        lo, hi = self.loss_plot.viewRange()[0]
+        return float(lo), float(hi)
 
     def point_counts(self) -> tuple[int, int]:
         """(batch points, epoch points) received so far."""

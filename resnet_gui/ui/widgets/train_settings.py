@@ -20,16 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-ARCHS = [
-    ("resnet18", "ResNet-18 (fast, from scratch)"),
-    ("resnet34", "ResNet-34"),
-    ("resnet50", "ResNet-50 (ImageNet weights)"),
-    ("resnet101", "ResNet-101"),
-    ("resnet152", "ResNet-152"),
-]
-AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
-DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")
+from resnet_gui.core.archs import ARCHITECTURES, get_arch
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
 
+AUTO_AUGMENT_TIP = (
+    "Let the recipe choose: rotate, shift, zoom and contrast, plus flip unless the classes "
+    "change when mirrored (digits, letters, signs)"
+)
 
 
 class TrainSettingsForm(QGroupBox):
@@ -43,8 +40,8 @@ class TrainSettingsForm(QGroupBox):
         self.busy = False
         form = QFormLayout(self)
         self.arch_combo = QComboBox()
-        for key, title in ARCHS:
-            self.arch_combo.addItem(title, key)
+        for spec in ARCHITECTURES.values():
+            self.arch_combo.addItem(spec.description, spec.name)
         self.arch_combo.currentIndexChanged.connect(self._on_arch_changed)
         form.addRow("Architecture", self.arch_combo)
         self.weights_combo = QComboBox()
@@ -101,12 +98,18 @@ class TrainSettingsForm(QGroupBox):
         aug = QWidget()
         al = QGridLayout(aug)
         al.setContentsMargins(0, 0, 0, 0)
+        self.aug_auto = QCheckBox("Auto")
+        self.aug_auto.setChecked(True)
+        self.aug_auto.setToolTip(AUTO_AUGMENT_TIP)
+        self.aug_auto.toggled.connect(self._update_enabled)
+        al.addWidget(self.aug_auto, 0, 0)
         self.aug_checks: dict[str, QCheckBox] = {}
-        for i, name in enumerate(AUGMENTATIONS):
+        for i, name in enumerate(AUGMENTATIONS, start=1):
             cb = QCheckBox(name)
             cb.setChecked(name in DEFAULT_AUGMENT)
             self.aug_checks[name] = cb
-            al.addWidget(cb, i // 3, i % 3)
+            al.addWidget(cb, i // 4, i % 4)
+        self.auto_choice: tuple[str, ...] = DEFAULT_AUGMENT
         form.addRow("Augmentation", aug)
         self.arch_combo.setCurrentIndex(0)
         self._on_arch_changed()
@@ -123,8 +126,20 @@ class TrainSettingsForm(QGroupBox):
             "val_split": self.val_spin.value(),
             "mode": self.mode_group.checkedId(),
             "fine_tune_blocks": self.finetune_spin.value(),
-            "augment": [n for n, cb in self.aug_checks.items() if cb.isChecked()],
+            "augment_auto": self.aug_auto.isChecked(),
+            "augment": self._chosen_augment(),
         }
+
+    def _chosen_augment(self) -> list[str]:
+        return [n for n, cb in self.aug_checks.items() if cb.isChecked()]
+
+    def set_auto_augment(self, choice: tuple[str, ...], reason: str | None = None) -> None:
+        """Show what "Auto" augmentation picks for the current dataset (and why, if it differs
+        from the usual choice)."""
+        self.auto_choice = tuple(choice)
+        self.aug_auto.setToolTip(AUTO_AUGMENT_TIP + (f".\nFor this dataset: {reason}" if reason
+                                                     else ""))
+        self._update_enabled()
 
     def apply_settings(self, values: dict) -> None:
         """Restore hyperparameters saved by :meth:`settings_values` (unknown keys ignored)."""
@@ -148,18 +163,20 @@ class TrainSettingsForm(QGroupBox):
             button = self.mode_group.button(int(values["mode"]))
             if button is not None and button.isEnabled():
                 button.setChecked(True)
-        if "augment" in values:
+        if "augment_auto" in values:
+            self.aug_auto.setChecked(bool(values["augment_auto"]))
+        if "augment" in values and not self.aug_auto.isChecked():
             chosen = set(values["augment"] or [])
             for n, cb in self.aug_checks.items():
                 cb.setChecked(n in chosen)
         self._update_enabled()
 
     def _on_arch_changed(self) -> None:
-        arch = self.arch_combo.currentData()
-        has_imagenet = arch not in ("resnet18", "resnet34")
+        spec = get_arch(self.arch_combo.currentData())
+        has_imagenet = spec.has_imagenet
         item = self.weights_combo.model().item(0)
         item.setEnabled(has_imagenet)
-        item.setToolTip("" if has_imagenet else "Keras ships no ImageNet weights for ResNet-18/34")
+        item.setToolTip("" if has_imagenet else f"Keras ships no ImageNet weights for {spec.title}")
         if not has_imagenet and self.weights_combo.currentData() == "imagenet":
             self.weights_combo.setCurrentIndex(1)
         elif has_imagenet and self.weights_combo.currentData() == "none":
@@ -193,9 +210,13 @@ class TrainSettingsForm(QGroupBox):
         self.mode_finetune.setToolTip(why)
         self.finetune_spin.setEnabled(pretrained and self.mode_finetune.isChecked() and not busy)
         for w in (self.arch_combo, self.weights_combo, self.size_spin, self.epochs_spin,
-                  self.batch_spin, self.lr_spin, self.val_spin, self.mode_full,
-                  *self.aug_checks.values()):
+                  self.batch_spin, self.lr_spin, self.val_spin, self.mode_full, self.aug_auto):
             w.setEnabled(not busy)
+        auto = self.aug_auto.isChecked()
+        for name, cb in self.aug_checks.items():
+            cb.setEnabled(not busy and not auto)
+            if auto:
+                cb.setChecked(name in self.auto_choice)
         self.changed.emit()
 
     def set_busy(self, busy: bool) -> None:
@@ -219,5 +240,5 @@ class TrainSettingsForm(QGroupBox):
             "val_split": v["val_split"],
             "freeze_base": True if mode in (1, 2) else (False if mode == 0 else None),
             "fine_tune_blocks": v["fine_tune_blocks"] if mode == 2 else 0,
-            "augment": ",".join(v["augment"]) or "none",
+            "augment": "auto" if v["augment_auto"] else (",".join(v["augment"]) or "none"),
         }

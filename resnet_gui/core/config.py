@@ -1,0 +1,161 @@
+"""Plain data that every part of training shares: the settings a user gives (TrainConfig), the
+concrete choices made from them (TrainPlan), the augmentation names, and the progress events.
+
+Nothing here imports TensorFlow, so the UI and the CLI import it freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TypedDict
+
+from resnet_gui.core.errors import TrainingError
+
+#: Augmentations a user can switch on, in the order they are applied.
+AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
+
+#: What ``augment="auto"`` uses; "flip" is dropped for classes that change when mirrored
+#: (digits, letters, signs: see ``recipe.auto_augment``).
+DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")
+
+#: The words that mean "let the recipe choose the augmentation".
+AUTO_AUGMENT = ("auto", "default")
+
+
+def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Parse an explicit augmentation list: 'flip,rotate', a sequence of names, 'all', 'none'.
+
+    Raises:
+        TrainingError: an unknown name.
+    """
+    if spec is None:
+        return ()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [n.strip().lower() for n in names if n.strip()]
+    if names in (["none"], []):
+        return ()
+    if names == ["all"]:
+        return AUGMENTATIONS
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise TrainingError(
+            f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}, "
+            "'all', 'none' or 'auto'"
+        )
+    return tuple(n for n in AUGMENTATIONS if n in names)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. ``None`` (and "auto") means "choose from the data"."""
+
+    data_dir: str
+    arch: str = "auto"
+    weights: str = "auto"  # auto | imagenet | none | PATH
+    image_size: int | None = None
+    epochs: int | None = None
+    batch_size: int = 32
+    learning_rate: float | None = None
+    val_split: float = 0.2
+    val_dir: str | None = None
+    freeze_base: bool | None = None
+    fine_tune_blocks: int = 0
+    augment: str | tuple[str, ...] | None = "auto"
+    seed: int = 42
+    width: int | None = None
+    dropout: float | None = None
+    label_smoothing: float = 0.1
+    weight_decay: float = 5e-4
+    memory_budget_mb: int = 2048
+    mixed_precision: str = "auto"  # auto | on | off
+    feature_cache: bool = True  # frozen pretrained backbone: compute features once, on disk
+    feature_views: int = 0  # augmented views cached per training image (besides the original)
+    cache_dir: str | None = None  # default: ~/.cache/resnet-gui
+
+    def to_dict(self) -> dict:
+        """Plain-data copy (for settings files and the model card)."""
+        d = asdict(self)
+        if isinstance(d["augment"], tuple):
+            d["augment"] = ",".join(d["augment"])
+        return d
+
+
+@dataclass
+class TrainPlan:
+    """The concrete choices made for a run, with a line of explanation for each automatic one."""
+
+    arch: str
+    weights: str | None  # None, "imagenet" or a path
+    image_size: int
+    epochs: int
+    head_epochs: int
+    batch_size: int
+    learning_rate: float
+    fine_tune_learning_rate: float
+    freeze_base: bool
+    fine_tune_blocks: int
+    augment: tuple[str, ...]
+    width: int
+    stem_stride: int
+    dropout: float
+    bn_momentum: float
+    weight_decay: float
+    label_smoothing: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pretrained(self) -> bool:
+        """True when the backbone starts from learned weights."""
+        return self.weights is not None
+
+    def to_dict(self) -> dict:
+        """Plain-data copy."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainPlan:
+        """The inverse of :meth:`to_dict` (unknown keys ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["augment"] = tuple(known.get("augment") or ())
+        return cls(**known)
+
+
+class BatchEvent(TypedDict):
+    """Sent to ``on_batch`` after each training batch (epoch and batch are 1-based)."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    accuracy: float
+    elapsed: float
+    eta: float
+
+
+class EpochEvent(TypedDict):
+    """Sent to ``on_epoch`` after each epoch; ``val_*`` are None without a validation split."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    seconds: float
+    best: bool
+
+
+class LogEvent(TypedDict, total=False):
+    """Sent to ``on_log``: a line a user should read, or the name of the phase that starts."""
+
+    message: str
+    phase: str
+
+
+OnBatch = Callable[[BatchEvent], None]
+OnEpoch = Callable[[EpochEvent], None]
+OnLog = Callable[[LogEvent], None]
+ShouldStop = Callable[[], bool]

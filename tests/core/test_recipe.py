@@ -1,0 +1,61 @@
+"""The recipe's automatic choices: no flips for classes that change when mirrored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from resnet_gui.core.config import DEFAULT_AUGMENT, TrainConfig
+from resnet_gui.core.dataset import mirror_asymmetry, scan_dataset
+from resnet_gui.core.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
+
+DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
+
+
+def test_digits_are_handed_and_photos_are_not(digits_train: Path, tiny_data: Path) -> None:
+    digits = scan_dataset(digits_train).mirror_asymmetry
+    photos = scan_dataset(tiny_data).mirror_asymmetry
+    assert digits is not None and digits > MIRROR_ASYMMETRY_LIMIT + 0.2
+    assert photos is not None and photos < MIRROR_ASYMMETRY_LIMIT - 0.2
+
+
+def test_noise_of_small_classes_is_not_asymmetry() -> None:
+    """Unaligned random images: the class means differ only by noise; the ratio stays low."""
+    rng = np.random.default_rng(0)
+    thumbs = rng.integers(0, 256, (40, 16, 16)).astype(np.int16)
+    labels = np.repeat([0, 1], 20)
+    value = mirror_asymmetry(thumbs, labels)
+    assert value is None or value < MIRROR_ASYMMETRY_LIMIT
+
+
+def test_handed_classes_score_high() -> None:
+    """'Left' and 'right' shapes: mirrored, each is the other class."""
+    rng = np.random.default_rng(1)
+    left = np.zeros((16, 16), np.int16)
+    left[:, :5] = 255
+    thumbs = np.stack([left + rng.integers(0, 30, (16, 16)) for _ in range(10)]
+                      + [left[:, ::-1] + rng.integers(0, 30, (16, 16)) for _ in range(10)])
+    assert mirror_asymmetry(thumbs.astype(np.int16), np.repeat([0, 1], 10)) > 0.9
+
+
+def test_auto_augment_leaves_flip_out_for_the_demo_digits(tiny_data: Path) -> None:
+    demo = scan_dataset(DEMO)
+    chosen, note = auto_augment(demo)
+    assert "flip" not in chosen and note and "mirrored" in note
+    plan = make_plan(TrainConfig(str(DEMO), weights="none"), demo, 240, lambda d: None)
+    assert "flip" not in plan.augment and note in plan.notes
+    photos, note = auto_augment(scan_dataset(tiny_data))
+    assert photos == DEFAULT_AUGMENT and note is None
+    # An explicit choice is the user's.
+    plan = make_plan(TrainConfig(str(DEMO), weights="none", augment="flip"), demo, 240,
+                     lambda d: None)
+    assert plan.augment == ("flip",)
+
+
+def test_plan_carries_the_loss_and_optimiser_settings(tiny_data: Path) -> None:
+    report = scan_dataset(tiny_data)
+    plan = make_plan(TrainConfig(str(tiny_data), weights="none", weight_decay=1e-3,
+                                 label_smoothing=0.05), report, 10, lambda d: None)
+    assert (plan.weight_decay, plan.label_smoothing) == (1e-3, 0.05)
+    assert type(plan).from_dict(plan.to_dict()) == plan

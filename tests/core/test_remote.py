@@ -1,0 +1,53 @@
+"""Training in a child process: train()'s own signature and result, without Qt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.errors import RemoteTrainingError, TrainingError
+from resnet_gui.core.remote import train_in_subprocess
+from resnet_gui.core.training import TrainResult
+
+
+@pytest.mark.slow
+def test_same_result_type_and_callbacks_as_train(tiny_data: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, dict]] = []
+    result = train_in_subprocess(
+        TrainConfig(str(tiny_data), epochs=2, batch_size=4, width=8, augment="none",
+                    weights="none"),
+        on_batch=lambda e: calls.append(("batch", e)),
+        on_epoch=lambda e: calls.append(("epoch", e)),
+        on_log=lambda e: calls.append(("log", e)),
+    )
+    assert isinstance(result, TrainResult)
+    assert result.class_names == ["china", "flower"] and len(result.history) == 2
+    assert result.plan.epochs == 2 and result.report is not None and result.num_train == 10
+    kinds = [k for k, _ in calls]
+    assert kinds.count("epoch") == 2 and "batch" in kinds and kinds[0] == "log"
+    assert kinds.index("batch") < kinds.index("epoch")
+    assert all("kind" not in e for _, e in calls)
+    # The model came back loaded and as a file that save() copies.
+    assert result.model_file and Path(result.model_file).is_file()
+    saved = result.save(tmp_path / "m.keras")
+    from resnet_gui.core.inference import Classifier
+
+    probs = Classifier.load(saved).predict_arrays([np.zeros((32, 32, 3), np.uint8)])
+    assert probs.shape == (1, 2)
+    expected = result.model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
+    assert np.allclose(probs, expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_failure_in_the_child_is_one_message(tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="does not exist"):
+        train_in_subprocess(TrainConfig(str(tmp_path / "missing"), epochs=1))
+
+
+def test_remote_error_keeps_the_childs_traceback() -> None:
+    err = RemoteTrainingError("Unexpected error (ValueError): boom", "Traceback ...\nValueError")
+    assert str(err) == "Unexpected error (ValueError): boom"
+    assert err.child_traceback.endswith("ValueError") and isinstance(err, TrainingError)

@@ -1,0 +1,50 @@
+"""The package's import rules, as import-linter contracts (pyproject.toml): the CLI over the UI
+over the core, no Qt in the core, and no import circle in any package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports() -> str:
+    exe = Path(sys.executable).with_name("lint-imports")
+    found = str(exe) if exe.exists() else shutil.which("lint-imports")
+    if found is None:
+        pytest.fail("lint-imports is missing: pip install -e '.[test]'")
+    return found
+
+
+def test_import_contracts_are_kept() -> None:
+    out = subprocess.run(
+        [_lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "3 kept, 0 broken" in out.stdout
+
+
+def test_a_new_import_circle_breaks_the_contracts(tmp_path: Path) -> None:
+    """The circle check is real: a copy of the package with one circle added fails it."""
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "resnet_gui", copy / "resnet_gui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    weights = copy / "resnet_gui" / "core" / "weights.py"
+    weights.write_text(
+        weights.read_text(encoding="utf-8")
+        + "\n\ndef _circle() -> None:\n    from resnet_gui.core import models  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [_lint_imports(), "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode != 0
+    assert "No import circles, in any package BROKEN" in out.stdout
+    assert ".weights -> .models" in out.stdout
