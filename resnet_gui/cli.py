@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data", help="dataset folder to open in the Training tab")
     g.add_argument("--model", help="model file to load in the Inference tab")
     g.add_argument("--demo", action="store_true", help="open the bundled demo data set")
+    g.add_argument(
+        "--evaluate", metavar="DATA",
+        help="open the Evaluation tab on this class-per-folder tree (with --model)",
+    )
     g.add_argument("images", nargs="*", help="images or folders to classify at once")
 
     s = sub.add_parser("scan", help="check a dataset folder (one subfolder per class)")
@@ -123,11 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=_positive_int, default=3)
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument(
+        "--min-confidence", type=_fraction, default=0.0, metavar="P",
+        help="mark predictions whose top probability is below P as uncertain",
+    )
 
     e = sub.add_parser("evaluate", help="measure a model on a labelled dataset folder")
     e.add_argument("model")
     e.add_argument("data_dir")
     e.add_argument("--format", choices=("table", "json"), default="table")
+    e.add_argument(
+        "--robustness", action="store_true",
+        help="also measure accuracy on corrupted copies (blur, darker, brighter, jpeg, noise, "
+        "rotate; about 7x the time)",
+    )
 
     c = sub.add_parser("cache", help="show or clear the feature cache")
     c.add_argument("action", choices=("info", "clear"))
@@ -190,7 +203,10 @@ def cmd_gui(args: argparse.Namespace) -> int:
     """Open the desktop app."""
     from resnet_gui.ui.app import run_app
 
-    return run_app(data=args.data, model=args.model, images=args.images, demo=args.demo)
+    if args.evaluate and not args.model:
+        raise UsageError("--evaluate needs --model (the model to evaluate)")
+    return run_app(data=args.data, model=args.model, images=args.images, demo=args.demo,
+                   evaluate=args.evaluate)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -317,7 +333,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not paths:
         raise UsageError("no images found in the given paths")
     results = []
-    for batch in clf.iter_predict(paths, top_k=args.top_k, batch_size=args.batch_size):
+    for batch in clf.iter_predict(paths, top_k=args.top_k, batch_size=args.batch_size,
+                                  min_confidence=args.min_confidence):
         results.extend(batch)
         if args.format == "table":
             for r in batch:
@@ -327,7 +344,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     tops = ", ".join(
                         f"{lab} {p:.1%}" for lab, p in zip(r.labels, r.probabilities, strict=True)
                     )
-                    print(f"{r.path}\t{tops}")
+                    print(f"{r.path}\t{tops}" + ("\t(uncertain)" if r.uncertain else ""))
     if args.format == "json":
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif args.format == "csv":
@@ -341,29 +358,42 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Print accuracy, per-class metrics and the confusion matrix."""
+    """Print accuracy, per-class metrics, the confusion matrix, suspected label errors,
+    calibration and (with --robustness) accuracy on corrupted copies."""
     from resnet_gui.core.evaluation import evaluate
     from resnet_gui.core.inference import Classifier
 
     clf = Classifier.load(args.model)
-    rep = evaluate(clf, args.data_dir)
+    rep = evaluate(clf, args.data_dir, robustness=args.robustness)
     if args.format == "json":
         print(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
         return EXIT_OK
-    total = sum(v["support"] for v in rep.per_class.values())
-    print(f"accuracy {rep.accuracy:.4f} on {total} images")
+    print(f"accuracy {rep.accuracy:.4f} on {len(rep.paths)} images")
+
+    def num(v: object) -> str:
+        return f"{v:>10.3f}" if isinstance(v, float) else f"{'—':>10}"
+
     width = max(len(c) for c in rep.classes) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
     for name, m in rep.per_class.items():
-        print(f"{name:<{width}}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}"
-              f"{m['support']:>9d}")
+        note = "  (no images)" if not m["support"] else ""
+        print(f"{name:<{width}}{num(m['precision'])}{num(m['recall'])}{num(m['f1'])}"
+              f"{m['support']:>9d}{note}")
     print("confusion matrix (rows: true class, columns: predicted):")
     for name, row in zip(rep.classes, rep.confusion_matrix, strict=True):
         print(f"  {name:<{width}}" + " ".join(f"{v:>5d}" for v in row))
-    if rep.misclassified:
-        print(f"{len(rep.misclassified)} misclassified, most confident first:")
-        for m in rep.misclassified[:20]:
-            print(f"  {m['path']}: {m['true']} -> {m['predicted']} ({m['probability']:.1%})")
+    cal = rep.calibration
+    print(f"calibration: temperature {cal['temperature']:.3f}, expected calibration error "
+          f"{cal['ece']:.3f} (uncalibrated {cal['ece_uncalibrated']:.3f})")
+    if rep.suspected_label_errors:
+        print(f"{len(rep.suspected_label_errors)} suspected label error(s), most suspicious first:")
+        for m in rep.suspected_label_errors[:20]:
+            print(f"  {m['path']}: labelled {m['label']}, looks like {m['predicted']} "
+                  f"({m['confidence']:.2f})")
+    if rep.robustness is not None:
+        print("robustness (accuracy on corrupted copies):")
+        for name, acc in rep.robustness.items():
+            print(f"  {name:<10}{acc:.4f}")
     for u in rep.unusable:
         print(f"skipped {u['path']}: {u['reason']}")
     return EXIT_OK

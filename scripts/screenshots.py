@@ -3,8 +3,10 @@
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py
 
 Trains on the bundled demo data, grabs the Training tab mid-run (a visible curve) and at the
-end, then classifies the held-back demo images and grabs the Inference tab.
-Writes docs/screenshots/training.png and docs/screenshots/inference.png.
+end, classifies the held-back demo images and grabs the Inference tab, then evaluates the model
+on the held-back demo photos (with robustness), clicks the fullest off-diagonal cell of the
+confusion matrix and grabs the Evaluation tab.
+Writes docs/screenshots/{training,training_done,inference,evaluation,evaluation_robustness,help}.png.
 """
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ def wait(app: QApplication, predicate, timeout: float) -> bool:  # noqa: ANN001
             return True
         time.sleep(0.02)
     return False
+
+
+def write_held_back(root: Path, per_class: int = 30) -> Path:
+    """Digits the demo never used (scikit-learn's, made as scripts/make_demo_data.py makes
+    them), one folder per class, with three 3s filed under "eight" on purpose: the Evaluation
+    tab's suspected label errors should find them."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    digits = load_digits()
+    for c, name in enumerate(names):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for k, i in enumerate(np.flatnonzero(digits.target == c)[40 : 40 + per_class]):
+            img = (digits.images[i] * (255 / 16)).astype(np.uint8)
+            folder = "eight" if (name == "three" and k < 3) else name
+            Image.fromarray(img).resize((32, 32), Image.Resampling.BILINEAR).save(
+                root / folder / f"{name}_{i:04d}.png"
+            )
+    return root
 
 
 def main() -> int:
@@ -67,6 +90,28 @@ def main() -> int:
     )
     print(f"inference cards: {len(inf.cards)}, top-1 correct: {correct}")
     print(f"validation accuracy: {tab.result.val_accuracy}")
+    print(f"epochs on the plot: {tab.plot.point_counts()[1]}, x range: {tab.plot.x_range()}")
+
+    ev = window.evaluation_tab
+    window.tabs.setCurrentWidget(ev)
+    ev.robust_check.setChecked(True)
+    held_back = write_held_back(Path(tempfile.mkdtemp()) / "held_back")
+    ev.evaluate_folder(str(held_back))
+    assert wait(app, lambda: ev.report is not None and not ev.busy, 300), "evaluation failed"
+    rep = ev.report
+    off = [(rep.confusion_matrix[i][j], i, j) for i in range(len(rep.classes))
+           for j in range(len(rep.classes)) if i != j and rep.confusion_matrix[i][j]]
+    if off:
+        _, i, j = max(off)
+        ev.matrix.setCurrentCell(i, j)
+        ev.show_cell(i, j)
+    wait(app, lambda: False, 2)  # thumbnails
+    window.grab().save(str(OUT / "evaluation.png"))
+    ev.details.setCurrentIndex(3)
+    app.processEvents()
+    window.grab().save(str(OUT / "evaluation_robustness.png"))
+    print(f"evaluation: accuracy {rep.accuracy:.3f}, robustness {rep.robustness}, "
+          f"calibration {rep.calibration}")
     from resnet_gui.ui.resnet_help import ResNetHelpDialog
 
     dialog = ResNetHelpDialog(window)

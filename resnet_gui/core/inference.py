@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.calibration import apply_temperature
 from resnet_gui.core.errors import ImageError, ModelFileError
 from resnet_gui.core.images import is_image_candidate, load_image, open_image, resize_square
 
@@ -24,6 +25,8 @@ class Prediction:
     labels: list[str] = field(default_factory=list)
     probabilities: list[float] = field(default_factory=list)
     error: str | None = None
+    #: The top probability is below the minimum confidence the user asked for.
+    uncertain: bool = False
     thumbnail: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -39,6 +42,7 @@ class Prediction:
                 {"label": lab, "probability": round(float(p), 6)}
                 for lab, p in zip(self.labels, self.probabilities, strict=True)
             ],
+            "uncertain": self.uncertain,
             "error": self.error,
         }
 
@@ -51,7 +55,8 @@ def prediction_rows(results: Iterable[dict], top_k: int | None = None) -> list[l
         top_k: label/probability column pairs (default: the most any result has).
 
     Returns:
-        A header row ``path, label_1, probability_1, ..., error`` and one row per result.
+        A header row ``path, label_1, probability_1, ..., uncertain, error`` and one row per
+        result (``uncertain`` is "true" or "false", empty for an error).
     """
     results = list(results)
     k = top_k if top_k is not None else max(
@@ -60,14 +65,15 @@ def prediction_rows(results: Iterable[dict], top_k: int | None = None) -> list[l
     header = ["path"]
     for i in range(1, k + 1):
         header += [f"label_{i}", f"probability_{i}"]
-    rows = [header + ["error"]]
+    rows = [header + ["uncertain", "error"]]
     for r in results:
         preds = r.get("predictions") or []
         row = [str(r["path"])]
         for i in range(k):
             row += [preds[i]["label"], f"{preds[i]['probability']:.6f}"] if i < len(preds) \
                 else ["", ""]
-        rows.append(row + [r.get("error") or ""])
+        uncertain = "" if r.get("error") else str(bool(r.get("uncertain"))).lower()
+        rows.append(row + [uncertain, r.get("error") or ""])
     return rows
 
 
@@ -125,6 +131,9 @@ class Classifier:
         self.class_names = class_names
         self.image_size = image_size
         self.info = info
+        #: Temperature fitted on the validation split at training (1.0: uncalibrated); every
+        #: probability this classifier reports is softmax(log(p) / T).
+        self.temperature = float(info.get("temperature") or 1.0)
         self._predict_fn: Any = None
 
     @classmethod
@@ -176,7 +185,7 @@ class Classifier:
         """Architecture name from the metadata ('' when unknown)."""
         return str(self.info.get("architecture", ""))
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
         if self._predict_fn is None:
             from resnet_gui.core.tfsetup import import_tensorflow
 
@@ -185,10 +194,17 @@ class Classifier:
             self._predict_fn = tf.function(
                 lambda x: model(x, training=False), reduce_retracing=True
             )
-        return np.asarray(self._predict_fn(batch.astype(np.float32)))
+        probs = np.asarray(self._predict_fn(batch.astype(np.float32)))
+        return probs if not calibrated else apply_temperature(probs, self.temperature)
 
-    def predict_arrays(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    def predict_arrays(
+        self, images: np.ndarray | Sequence[np.ndarray], *, calibrated: bool = True
+    ) -> np.ndarray:
         """Class probabilities for RGB uint8 arrays (any size; resized like files are).
+
+        Args:
+            images: the arrays.
+            calibrated: apply the model's temperature (False: the network's raw output).
 
         Returns:
             An (N, num_classes) float array.
@@ -204,7 +220,7 @@ class Classifier:
             )
             for a in images
         ])
-        return self._run(batch)
+        return self._run(batch, calibrated)
 
     def iter_predict(
         self,
@@ -214,12 +230,14 @@ class Classifier:
         batch_size: int = 32,
         should_stop: Callable[[], bool] | None = None,
         thumbnail_size: int | None = None,
+        min_confidence: float = 0.0,
     ) -> Iterator[list[Prediction]]:
         """Classify files (folders are expanded), yielding one list of results per batch.
 
         Decoding of the next batch overlaps the model's work on this one; memory holds at most
         two batches of images. With ``thumbnail_size``, each result also carries an upright RGB
-        thumbnail made from the same decode (for the GUI's cards).
+        thumbnail made from the same decode (for the GUI's cards). A result whose top
+        (calibrated) probability is below ``min_confidence`` is marked ``uncertain``.
         """
         paths = expand_inputs(inputs)
         k = max(1, min(top_k, len(self.class_names)))
@@ -268,16 +286,19 @@ class Classifier:
                             path,
                             [self.class_names[j] for j in order],
                             [float(p[j]) for j in order],
+                            uncertain=bool(p[order[0]] < min_confidence),
                             thumbnail=thumbs[i],
                         )
                     )
                 yield results
 
     def predict(
-        self, inputs: Iterable[str | os.PathLike[str]], *, top_k: int = 3, batch_size: int = 32
+        self, inputs: Iterable[str | os.PathLike[str]], *, top_k: int = 3, batch_size: int = 32,
+        min_confidence: float = 0.0,
     ) -> list[Prediction]:
         """Classify files and folders; see :meth:`iter_predict`."""
         out: list[Prediction] = []
-        for batch in self.iter_predict(inputs, top_k=top_k, batch_size=batch_size):
+        for batch in self.iter_predict(inputs, top_k=top_k, batch_size=batch_size,
+                                       min_confidence=min_confidence):
             out.extend(batch)
         return out

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,10 @@ class TrainResult:
     report: DatasetReport | None
     num_train: int
     num_val: int
+    #: The validation images (paths), e.g. to evaluate the model on them afterwards.
+    val_images: list[str] = field(default_factory=list)
+    #: The temperature that calibrates the model's probabilities (1.0: not calibrated).
+    temperature: float = 1.0
     #: A saved copy of ``model`` (a run in a child process hands its model over as a file).
     model_file: str | None = None
 
@@ -210,6 +214,7 @@ def train(
 
         copy_head_weights(head, model)
 
+    calibration = _calibrate(head if head is not None else model, val_ds, say)
     best = runner.best
     val_acc = best["val_accuracy"] if best and val_ds is not None else None
     from resnet_gui.core.models import set_model_info
@@ -229,6 +234,7 @@ def train(
         num_val=len(val_paths),
         dataset=str(report.root),
         plan=plan.to_dict(),
+        **calibration,
         **versions(),
     )
     seconds = time.perf_counter() - started
@@ -248,7 +254,37 @@ def train(
         report=report,
         num_train=len(train_paths),
         num_val=len(val_paths),
+        val_images=list(val_paths),
+        temperature=calibration["temperature"],
     )
+
+
+def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:
+    """Fit the temperature on the validation split (``core.calibration``); logs ECE before and
+    after. Returns the model-card entries: temperature, ece, ece_uncalibrated."""
+    from resnet_gui.core.calibration import (
+        apply_temperature,
+        expected_calibration_error,
+        fit_temperature,
+    )
+
+    if val_ds is None:
+        say("no validation split: the probabilities are not calibrated (temperature 1)")
+        return {"temperature": 1.0, "ece": None, "ece_uncalibrated": None}
+    probs, labels = [], []
+    for x, y in val_ds:
+        probs.append(np.asarray(model(x, training=False), dtype=np.float64))
+        labels.append(np.asarray(y).argmax(axis=1))
+    p, y = np.concatenate(probs), np.concatenate(labels)
+    temperature = fit_temperature(p, y)
+    before = expected_calibration_error(p, y)
+    after = expected_calibration_error(apply_temperature(p, temperature), y)
+    say(
+        f"calibration: temperature {temperature:.3f}; expected calibration error "
+        f"{before:.3f} -> {after:.3f} on the {len(y)} validation images"
+    )
+    return {"temperature": round(temperature, 6), "ece": round(after, 6),
+            "ece_uncalibrated": round(before, 6)}
 
 
 def _decode_records(

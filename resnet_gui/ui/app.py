@@ -15,6 +15,7 @@ def run_app(
     model: str | None = None,
     images: Sequence[str] | None = None,
     demo: bool = False,
+    evaluate: str | None = None,
 ) -> int:
     """Create the QApplication and the main window; returns the exit status."""
     from PySide6.QtCore import QTimer
@@ -39,7 +40,7 @@ def run_app(
 
     def after_show() -> None:
         window.start_background_loading()
-        window.open_with(data=data, model=model, images=list(images or []))
+        window.open_with(data=data, model=model, images=list(images or []), evaluate=evaluate)
 
     QTimer.singleShot(0, after_show)
     return int(app.exec())

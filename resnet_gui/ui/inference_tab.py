@@ -41,6 +41,7 @@ class InferenceTab(QWidget):
 
     status = Signal(str)
     model_loaded = Signal(str)
+    classifier_changed = Signal(object)
 
     def __init__(self, pool: ThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +71,16 @@ class InferenceTab(QWidget):
         self.topk_spin.setRange(1, 10)
         self.topk_spin.setValue(3)
         top.addWidget(self.topk_spin)
+        top.addWidget(QLabel("Min. confidence:"))
+        self.min_conf_spin = QSpinBox()
+        self.min_conf_spin.setRange(0, 99)
+        self.min_conf_spin.setSuffix(" %")
+        self.min_conf_spin.setSpecialValueText("off")
+        self.min_conf_spin.setToolTip(
+            "Below this top probability a photo is marked uncertain (and 'uncertain' in the CSV)"
+        )
+        self.min_conf_spin.valueChanged.connect(self._refresh_uncertain)
+        top.addWidget(self.min_conf_spin)
         top.addStretch(1)
         self.model_info = QLabel("No model loaded. Load a .keras file, drop one here, or train one.")
         self.model_info.setWordWrap(True)
@@ -182,6 +193,7 @@ class InferenceTab(QWidget):
         if info.get("source") and Path(str(info["source"])).suffix == ".keras":
             self.model_loaded.emit(str(info["source"]))
         self._update_enabled()
+        self.classifier_changed.emit(classifier)
         if self.queue and self.predict_worker is None:
             self._start_next()
 
@@ -236,7 +248,9 @@ class InferenceTab(QWidget):
         if not paths:
             return
         self.predict_worker = self.pool.submit(
-            predict_work(self.classifier, paths, self.topk_spin.value()), name="predict",
+            predict_work(self.classifier, paths, self.topk_spin.value(),
+                         min_confidence=self.min_confidence),
+            name="predict",
             connect={
                 "progressed": self._add_results,
                 "errored": self._predict_failed,
@@ -272,6 +286,24 @@ class InferenceTab(QWidget):
             f"{len(self.cards)} image(s)" + (f", {failed} could not be read" if failed else "")
         )
         self._update_enabled()
+
+    @property
+    def min_confidence(self) -> float:
+        """The minimum confidence as a fraction (0: off)."""
+        return self.min_conf_spin.value() / 100.0
+
+    @Slot(int)
+    def _refresh_uncertain(self, _: int = 0) -> None:
+        """Mark the cards shown already by the new minimum confidence."""
+        for i, card in enumerate(list(self.cards)):
+            preds = card.result.get("predictions") or []
+            uncertain = bool(preds) and preds[0]["probability"] < self.min_confidence
+            if uncertain == bool(card.result.get("uncertain")):
+                continue
+            fresh = PredictionCard({**card.result, "uncertain": uncertain})
+            self.grid.replaceWidget(card, fresh)
+            card.deleteLater()
+            self.cards[i] = fresh
 
     def clear(self) -> None:
         """Remove all cards."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui import __version__
+from resnet_gui.ui.evaluation_tab import EvaluationTab
 from resnet_gui.ui.inference_tab import InferenceTab
 from resnet_gui.ui.resnet_help import ResNetHelpDialog
 from resnet_gui.ui.training_tab import TrainingTab
@@ -41,14 +42,21 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.training_tab = TrainingTab(self.pool)
         self.inference_tab = InferenceTab(self.pool)
+        self.evaluation_tab = EvaluationTab(self.pool)
         self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.inference_tab, "Inference")
+        self.tabs.addTab(self.evaluation_tab, "Evaluation")
+        self._pending_evaluation: str | None = None
         self.setCentralWidget(self.tabs)
 
         self.device_label = QLabel("Loading TensorFlow…")
         self.statusBar().addPermanentWidget(self.device_label)
         self.training_tab.status.connect(self.show_status)
         self.inference_tab.status.connect(self.show_status)
+        self.evaluation_tab.status.connect(self.show_status)
+        self.inference_tab.classifier_changed.connect(self._classifier_changed)
+        self.training_tab.trained.connect(self._training_done)
+        self.evaluation_tab.folder_opened.connect(lambda p: self._add_recent("recent/folders", p))
         self.training_tab.model_ready.connect(self._use_trained_model)
         self.training_tab.folder_opened.connect(lambda p: self._add_recent("recent/folders", p))
         self.training_tab.model_saved.connect(lambda p: self._add_recent("recent/models", p))
@@ -94,6 +102,8 @@ class MainWindow(QMainWindow):
                                     lambda: self.tabs.setCurrentIndex(0)))
         view.addAction(self._action("Inference tab", QKeySequence("Ctrl+2"),
                                     lambda: self.tabs.setCurrentIndex(1)))
+        view.addAction(self._action("Evaluation tab", QKeySequence("Ctrl+3"),
+                                    lambda: self.tabs.setCurrentIndex(2)))
         inf = self.menuBar().addMenu("&Inference")
         inf.addAction(self._action("Add images…", QKeySequence("Ctrl+I"),
                                    self.inference_tab.choose_images))
@@ -194,15 +204,45 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"TensorFlow {info['tensorflow']} · {info['device']}")
 
     def open_with(self, data: str | None = None, model: str | None = None,
-                  images: list[str] | None = None) -> None:
-        """What the command line asks: a folder to train on, a model, images to classify."""
+                  images: list[str] | None = None, evaluate: str | None = None) -> None:
+        """What the command line asks: a folder to train on, a model, images to classify, a
+        folder to evaluate the model on (once it is loaded)."""
         if data:
             self.training_tab.open_folder(data)
+        if evaluate:
+            self._pending_evaluation = evaluate
+            self.tabs.setCurrentWidget(self.evaluation_tab)
         if model:
             self.inference_tab.load_model(model)
         if images:
             self.inference_tab.add_paths(list(images))
             self.tabs.setCurrentWidget(self.inference_tab)
+
+    @Slot(object)
+    def _classifier_changed(self, classifier: Any) -> None:
+        self.evaluation_tab.set_classifier(classifier)
+        if self._pending_evaluation:
+            folder, self._pending_evaluation = self._pending_evaluation, None
+            self.tabs.setCurrentWidget(self.evaluation_tab)
+            self.evaluation_tab.evaluate_folder(folder)
+
+    @Slot(object)
+    def _training_done(self, result: Any) -> None:
+        """The Evaluation tab gets the new model and its run's validation images."""
+        from dataclasses import replace
+
+        from resnet_gui.core.inference import Classifier
+
+        report = self.training_tab.report
+        if report is not None and result.val_images:
+            wanted = set(result.val_images)
+            self.evaluation_tab.set_validation(replace(
+                report, images=[r for r in report.images if r.path in wanted], unusable=[],
+                warnings=[],
+            ))
+        self.evaluation_tab.set_classifier(
+            Classifier.from_model(result.model, source="(just trained)")
+        )
 
     def show_status(self, text: str) -> None:
         """Show a transient message in the status bar."""
@@ -235,6 +275,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+        self.inference_tab.min_conf_spin.setValue(
+            int(self.settings.value("inference/min_confidence", 0) or 0)
+        )
         raw = self.settings.value("training/hyperparameters", "")
         if raw:
             try:
@@ -248,6 +291,7 @@ class MainWindow(QMainWindow):
         """Remember geometry, the open tab and the hyperparameters."""
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.setValue("inference/min_confidence", self.inference_tab.min_conf_spin.value())
         self.settings.setValue(
             "training/hyperparameters", json.dumps(self.training_tab.form.settings_values())
         )

@@ -34,6 +34,7 @@ class TrainingTab(QWidget):
     """See the module docstring. Emits ``model_ready`` with a core Classifier after training."""
 
     model_ready = Signal(object)
+    trained = Signal(object)
     status = Signal(str)
     folder_opened = Signal(str)
     model_saved = Signal(str)
@@ -313,6 +314,7 @@ class TrainingTab(QWidget):
         self.progress.setFormat("done")
         self.progress_label.setText("Finished")
         self.status.emit(f"Training finished: validation accuracy {acc}")
+        self.trained.emit(result)
 
     @Slot(str, str)
     def _on_train_error(self, message: str, details: str) -> None:

@@ -226,19 +226,64 @@ def imagenet_work() -> WorkFn:
 
 
 def predict_work(
-    classifier: Any, paths: list[str], top_k: int, thumb_size: int = 96, batch_size: int = 16
+    classifier: Any, paths: list[str], top_k: int, thumb_size: int = 96, batch_size: int = 16,
+    min_confidence: float = 0.0,
 ) -> WorkFn:
     """Classify files in batches. Each progress event is a list of dicts: path, predictions
-    (label, probability) or error, and an upright uint8 thumbnail from the same decode."""
+    (label, probability) or error, uncertain, and an upright uint8 thumbnail from the same
+    decode."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         done = 0
         for batch in classifier.iter_predict(
             paths, top_k=top_k, batch_size=batch_size, should_stop=should_stop,
-            thumbnail_size=thumb_size,
+            thumbnail_size=thumb_size, min_confidence=min_confidence,
         ):
             emit([{**pred.to_dict(), "thumbnail": pred.thumbnail} for pred in batch])
             done += len(batch)
         return done
+
+    return work
+
+
+def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
+    """Evaluate (``core.evaluation.evaluate``); progress is (done, total); the result is an
+    EvaluationReport, or None when stopped."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.errors import DatasetError
+        from resnet_gui.core.evaluation import evaluate
+        from resnet_gui.core.pipeline import StopRequested
+
+        try:
+            return evaluate(classifier, data, robustness=robustness,
+                            progress=lambda d, t: emit((d, t)), should_stop=should_stop)
+        except (StopRequested, DatasetError):
+            if should_stop():  # a stop during the scan or the passes: not a failure
+                return None
+            raise
+
+    return work
+
+
+def thumbnails_work(paths: list[str], size: int = 96) -> WorkFn:
+    """Decode upright thumbnails; each progress event is (path, uint8 array or None)."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        import numpy as np
+
+        from resnet_gui.core.errors import ImageError
+        from resnet_gui.core.images import open_image
+
+        for path in paths:
+            if should_stop():
+                return None
+            try:
+                img = open_image(path, draft=size)
+                img.thumbnail((size, size))
+                emit((path, np.asarray(img, dtype=np.uint8)))
+            except ImageError:
+                emit((path, None))
+        return len(paths)
 
     return work

@@ -117,3 +117,26 @@ def test_train_output_is_clean_of_tensorflow_start_up_lines(tiny_data: Path, tmp
     for noise in ("cuda", "cuInit", "absl", "E0000", "I0000", "oneDNN"):
         assert noise not in text, text[:2000]
     assert "epoch   1/1" in text and "saved" in out.stdout
+
+
+def test_predict_min_confidence_and_evaluate_extras(
+    tiny_model: Path, tiny_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = str(sorted((tiny_data / "china").iterdir())[0])
+    assert main(["predict", str(tiny_model), one, "--format", "json",
+                 "--min-confidence", "0.999"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["uncertain"] is True
+    assert main(["predict", str(tiny_model), one, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["uncertain"] == "false"
+    assert main(["evaluate", str(tiny_model), str(tiny_data), "--format", "json",
+                 "--robustness"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert set(rep["calibration"]) == {"temperature", "ece", "ece_uncalibrated"}
+    assert isinstance(rep["suspected_label_errors"], list)
+    assert set(rep["robustness"]) == {"clean", "blur", "darker", "brighter", "jpeg", "noise",
+                                      "rotate"}
+    assert main(["evaluate", str(tiny_model), str(tiny_data), "--robustness"]) == 0
+    out = capsys.readouterr().out
+    assert "robustness" in out and "calibration: temperature" in out

@@ -32,6 +32,10 @@ def test_model_file_describes_itself(trained_model: Path) -> None:
     assert info["architecture"] == "resnet18" and info["weights"] == "none"
     assert 0.5 < info["val_accuracy"] <= 1.0
     assert info["trained_at"].startswith("20") and info["num_train"] == 320
+    # Calibrated on the validation split at the end of training (docs/evaluation.md).
+    assert info["temperature"] > 0 and info["temperature"] != 1.0
+    assert info["ece"] <= info["ece_uncalibrated"] + 1e-9
+    assert clf.temperature == info["temperature"]
 
 
 def _tiny(**kw: object) -> TrainConfig:

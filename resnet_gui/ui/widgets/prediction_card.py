@@ -70,6 +70,11 @@ class PredictionCard(QFrame):
             err.setStyleSheet("color: #b00;")
             body.addWidget(err)
         else:
+            if result.get("uncertain"):
+                unsure = QLabel("Uncertain: below the minimum confidence")
+                unsure.setObjectName("uncertainLabel")
+                unsure.setStyleSheet("color: #b26b00; font-weight: 600;")
+                body.addWidget(unsure)
             grid = QGridLayout()
             for row, p in enumerate(result["predictions"]):
                 label = QLabel(p["label"])
@@ -79,7 +84,8 @@ class PredictionCard(QFrame):
                 bar.setFormat(f"{p['probability']:.1%}")
                 bar.setTextVisible(True)
                 bar.setFixedHeight(16)
-                color = "#2b7bd6" if row == 0 else "#a9c4e4"
+                top = "#d9961a" if result.get("uncertain") else "#2b7bd6"
+                color = top if row == 0 else "#a9c4e4"
                 bar.setStyleSheet(
                     f"QProgressBar {{ border: 1px solid #bbb; border-radius: 3px; "
                     f"text-align: center; }} QProgressBar::chunk {{ background: {color}; }}"
