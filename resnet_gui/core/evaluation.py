@@ -157,16 +157,28 @@ def evaluate(
     Raises:
         DatasetError: the folder is missing, has no usable images, or has classes the model
             does not know (named).
-        StopRequested: ``should_stop`` returned True.
+        StopRequested: ``should_stop`` returned True (during the scan too).
     """
     from resnet_gui.core import pipeline
     from resnet_gui.core.robustness import CORRUPTIONS, corrupt
 
     classes = list(classifier.class_names)
+    passes = 1 + (len(CORRUPTIONS) if robustness else 0)
     if isinstance(data, DatasetReport):
         report = data
     else:
-        report = scan_dataset(data, classes=classes, should_stop=should_stop)
+        # The scan decodes every file once: it counts as one pass on the progress bar.
+        def scanned(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total * (1 + passes))
+
+        try:
+            report = scan_dataset(data, classes=classes, should_stop=should_stop,
+                                  progress=scanned)
+        except DatasetError:
+            if should_stop is not None and should_stop():
+                raise StopRequested from None
+            raise
     if report.classes != classes:
         unknown = [c for c in report.classes if c not in classes]
         raise DatasetError(
@@ -176,12 +188,14 @@ def evaluate(
         raise DatasetError(f"no usable images in {report.root}")
     names = ["clean", *CORRUPTIONS] if robustness else ["clean"]
     paths = report.paths
-    total = len(paths) * len(names)
+    all_labels = report.labels
+    scan_share = 0 if isinstance(data, DatasetReport) else len(paths)
+    total = scan_share + len(paths) * len(names)
     raw = np.zeros((len(paths), len(classes)))
     correct = {name: 0 for name in names[1:]}
     keep = np.ones(len(paths), bool)
     unusable = [{"path": u.path, "reason": u.reason} for u in report.unusable]
-    done = 0
+    done = scan_share
     for begin in range(0, len(paths), batch_size):
         if should_stop is not None and should_stop():
             raise StopRequested
@@ -193,7 +207,7 @@ def evaluate(
             unusable.append({"path": e.path, "reason": e.reason})
         keep[begin : begin + len(chunk)] = ok
         images = images[ok]
-        y = report.labels[begin : begin + len(chunk)][ok]
+        y = all_labels[begin : begin + len(chunk)][ok]
         if len(images):
             raw[begin : begin + len(chunk)][ok] = classifier.predict_arrays(
                 images, calibrated=False
@@ -207,7 +221,9 @@ def evaluate(
         if progress is not None:
             progress(done, total)
 
-    labels = report.labels[keep]
+    if not keep.any():
+        raise DatasetError(f"none of the images in {report.root} could be read")
+    labels = all_labels[keep]
     raw = raw[keep]
     kept_paths = [p for p, k in zip(paths, keep, strict=True) if k]
     probs = apply_temperature(raw, classifier.temperature)
@@ -234,7 +250,8 @@ def evaluate(
         },
         reliability=reliability(probs, labels),
         robustness=(
-            {"clean": accuracy, **{k: round(v / max(1, n), 6) for k, v in correct.items()}}
+            {"clean": round(accuracy, 6),
+             **{k: round(v / max(1, n), 6) for k, v in correct.items()}}
             if robustness else None
         ),
         unusable=unusable,

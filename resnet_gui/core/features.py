@@ -251,7 +251,6 @@ def cached_feature_datasets(
         "training the head only"
     )
     head = build_head(f_train.shape[-1], class_count, dropout=plan.dropout, hidden_units=0)
-    n_classes = class_count
     n_views = f_train.shape[1]
 
     generator = tf.random.Generator.from_seed(seed)
@@ -264,7 +263,7 @@ def cached_feature_datasets(
         return tf.cast(tf.gather(x, idx, batch_dims=1), tf.float32), y
 
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((f_train, tf.one_hot(y_train, n_classes)))
+        tf.data.Dataset.from_tensor_slices((f_train, tf.one_hot(y_train, class_count)))
         .shuffle(len(f_train), seed=seed, reshuffle_each_iteration=True)
         .batch(plan.batch_size)
         .map(pick_view)
@@ -272,7 +271,7 @@ def cached_feature_datasets(
     )
     val_ds = (
         tf.data.Dataset.from_tensor_slices(
-            (f_val[:, 0].astype(np.float32), tf.one_hot(y_val, n_classes))
+            (f_val[:, 0].astype(np.float32), tf.one_hot(y_val, class_count))
         ).batch(plan.batch_size)
         if len(val_hashes) else None
     )

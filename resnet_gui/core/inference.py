@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +136,7 @@ class Classifier:
         #: probability this classifier reports is softmax(log(p) / T).
         self.temperature = float(info.get("temperature") or 1.0)
         self._predict_fn: Any = None
+        self._lock = threading.Lock()  # two tabs may predict with one classifier at once
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Classifier:
@@ -186,6 +188,12 @@ class Classifier:
         return str(self.info.get("architecture", ""))
 
     def _run(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        with self._lock:
+            fn = self._predict_fn or self._make_predict_fn()
+        probs = np.asarray(fn(batch.astype(np.float32)))
+        return probs if not calibrated else apply_temperature(probs, self.temperature)
+
+    def _make_predict_fn(self) -> Any:
         if self._predict_fn is None:
             from resnet_gui.core.tfsetup import import_tensorflow
 
@@ -194,8 +202,7 @@ class Classifier:
             self._predict_fn = tf.function(
                 lambda x: model(x, training=False), reduce_retracing=True
             )
-        probs = np.asarray(self._predict_fn(batch.astype(np.float32)))
-        return probs if not calibrated else apply_temperature(probs, self.temperature)
+        return self._predict_fn
 
     def predict_arrays(
         self, images: np.ndarray | Sequence[np.ndarray], *, calibrated: bool = True

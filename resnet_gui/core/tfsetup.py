@@ -56,13 +56,13 @@ def _filtered_stderr() -> Iterator[None]:
     TensorFlow's start-up lines are written by C++ before its log level applies, so only the
     file descriptor can catch them. Anything else written meanwhile is passed on afterwards.
     """
-    if debug_enabled():
+    if debug_enabled() or sys.stderr is None:  # None: a windowed build has no stderr
         yield
         return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr (a windowed build)
+    except (OSError, ValueError, AttributeError):  # no usable stderr
         yield
         return
     with tempfile.TemporaryFile() as held:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from resnet_gui.ui.widgets.confusion_matrix import ConfusionMatrixView
 from resnet_gui.ui.widgets.drop_zone import paths_from_mime
+from resnet_gui.ui.widgets.evaluation_charts import ReliabilityChart, RobustnessChart
 from resnet_gui.ui.widgets.image_list import MAX_THUMBS, ImageList
 from resnet_gui.ui.workers import ThreadPool, Worker, evaluate_work, thumbnails_work
 
@@ -55,7 +57,7 @@ class EvaluationTab(QWidget):
         self.validation: Any = None  # a DatasetReport of the last training run's validation
         self.report: Any = None
         self.eval_worker: Worker | None = None
-        self.thumb_worker: Worker | None = None
+        self.thumb_workers: dict[str, Worker] = {}  # one per image list
         self.setAcceptDrops(True)
         self._build()
         self._update_enabled()
@@ -70,6 +72,11 @@ class EvaluationTab(QWidget):
         self.folder_edit.returnPressed.connect(lambda: self.evaluate_folder(self.folder_edit.text()))
         self.browse_button = QPushButton("Folder…")
         self.browse_button.clicked.connect(self.choose_folder)
+        self.recent_button = QToolButton()
+        self.recent_button.setText("Recent")
+        self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_menu = QMenu(self.recent_button)
+        self.recent_button.setMenu(self.recent_menu)
         self.val_button = QPushButton("Validation images of the last run")
         self.val_button.clicked.connect(self.evaluate_validation)
         self.robust_check = QCheckBox("Robustness")
@@ -80,7 +87,8 @@ class EvaluationTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
         top.addWidget(self.folder_edit, 1)
-        for w in (self.browse_button, self.val_button, self.robust_check, self.stop_button):
+        for w in (self.browse_button, self.recent_button, self.val_button, self.robust_check,
+                  self.stop_button):
             top.addWidget(w)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -93,13 +101,19 @@ class EvaluationTab(QWidget):
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["class", "precision", "recall", "F1", "images"])
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
+        self.unusable_label = QLabel("")
+        self.unusable_label.setWordWrap(True)
+        self.unusable_label.setStyleSheet("color: #8a1c1c;")
+        self.unusable_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lv.addWidget(self.summary)
         lv.addWidget(self.table, 1)
+        lv.addWidget(self.unusable_label)
 
         self.details = QTabWidget()
         matrix_page = QWidget()
@@ -110,6 +124,7 @@ class EvaluationTab(QWidget):
         self.matrix.cell_chosen.connect(self.show_cell)
         self.cell_label = QLabel("Click a cell to see its images, most confident first.")
         self.cell_images = ImageList()
+        self.cell_images.setObjectName("cell_images")
         mv.addWidget(self.percent_check)
         mv.addWidget(self.matrix, 3)
         mv.addWidget(self.cell_label)
@@ -121,36 +136,15 @@ class EvaluationTab(QWidget):
         self.errors_label = QLabel("")
         self.errors_label.setWordWrap(True)
         self.error_images = ImageList()
+        self.error_images.setObjectName("error_images")
         ev.addWidget(self.errors_label)
         ev.addWidget(self.error_images, 1)
         self.details.addTab(errors_page, "Suspected label errors")
 
-        self.calibration_label = QLabel("")
-        self.calibration_label.setWordWrap(True)
-        self.reliability_plot = pg.PlotWidget()
-        self.reliability_plot.setLabel("bottom", "confidence")
-        self.reliability_plot.setLabel("left", "accuracy")
-        self.reliability_plot.setXRange(0, 1, padding=0.02)
-        self.reliability_plot.setYRange(0, 1, padding=0.02)
-        self.reliability_plot.setMouseEnabled(x=False, y=False)
-        cal_page = QWidget()
-        cv = QVBoxLayout(cal_page)
-        cv.addWidget(self.calibration_label)
-        cv.addWidget(self.reliability_plot, 1)
-        self.details.addTab(cal_page, "Calibration")
-
-        self.robust_plot = pg.PlotWidget()
-        self.robust_plot.setLabel("left", "accuracy")
-        self.robust_plot.setYRange(0, 1, padding=0.02)
-        self.robust_plot.setMouseEnabled(x=False, y=False)
-        self.robust_label = QLabel("Tick Robustness and evaluate to see accuracy on corrupted "
-                                   "copies of the images.")
-        self.robust_label.setWordWrap(True)
-        rob_page = QWidget()
-        rv = QVBoxLayout(rob_page)
-        rv.addWidget(self.robust_label)
-        rv.addWidget(self.robust_plot, 1)
-        self.details.addTab(rob_page, "Robustness")
+        self.calibration = ReliabilityChart()
+        self.details.addTab(self.calibration, "Calibration")
+        self.robustness = RobustnessChart()
+        self.details.addTab(self.robustness, "Robustness")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -166,7 +160,7 @@ class EvaluationTab(QWidget):
     def _update_enabled(self) -> None:
         busy = self.eval_worker is not None
         ready = self.classifier is not None and not busy
-        for w in (self.browse_button, self.folder_edit, self.robust_check):
+        for w in (self.browse_button, self.folder_edit, self.robust_check, self.recent_button):
             w.setEnabled(ready)
         self.val_button.setEnabled(ready and self.validation is not None)
         self.val_button.setToolTip(
@@ -177,8 +171,14 @@ class EvaluationTab(QWidget):
     # ------------------------------------------------------------------ inputs
     @Slot(object)
     def set_classifier(self, classifier: Any) -> None:
-        """Evaluate ``classifier`` (a core Classifier) from now on."""
+        """Evaluate ``classifier`` (a core Classifier) from now on; results shown for another
+        model are cleared, and a running evaluation of it is stopped."""
+        if classifier is self.classifier:
+            return
+        self.stop()
         self.classifier = classifier
+        if self.report is not None:
+            self._clear_results("Model changed: evaluate again.")
         name = classifier.info.get("architecture") or "model"
         source = classifier.info.get("source") or ""
         temp = classifier.temperature
@@ -194,6 +194,13 @@ class EvaluationTab(QWidget):
         self.validation = report
         self._update_enabled()
 
+    def set_recent_folders(self, folders: list[str]) -> None:
+        """The folders offered under "Recent" (most recent first)."""
+        self.recent_menu.clear()
+        for path in folders:
+            self.recent_menu.addAction(path, lambda p=path: self.evaluate_folder(p))
+        self.recent_button.setVisible(bool(folders))
+
     def choose_folder(self) -> None:
         """Ask for a class-per-folder tree and evaluate on it."""
         path = QFileDialog.getExistingDirectory(self, "Evaluate on folder", self.folder_edit.text())
@@ -203,6 +210,9 @@ class EvaluationTab(QWidget):
     def evaluate_folder(self, path: str) -> None:
         """Evaluate the current model on the class folders under ``path``."""
         if not path:
+            return
+        if self.busy:
+            self.status.emit("An evaluation is running: stop it first")
             return
         self.folder_edit.setText(str(path))
         self._start(str(path), f"Evaluating on {path}…")
@@ -218,9 +228,9 @@ class EvaluationTab(QWidget):
             return
         if self.eval_worker is not None:
             return
+        self._clear_results(message)
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
-        self.summary.setText(message)
         self.eval_worker = self.pool.submit(
             evaluate_work(self.classifier, data, self.robust_check.isChecked()), name="evaluate",
             connect={
@@ -239,6 +249,21 @@ class EvaluationTab(QWidget):
         """Stop the evaluation after the current batch."""
         if self.eval_worker is not None:
             self.eval_worker.stop()
+            self.progress.setFormat("stopping…")
+
+    def _clear_results(self, message: str) -> None:
+        """Forget the shown report (a new evaluation starts, or the model changed)."""
+        self.report = None
+        self.summary.setText(message)
+        self.unusable_label.setText("")
+        self.table.setRowCount(0)
+        self.matrix.set_matrix([], [])
+        for images in (self.cell_images, self.error_images):
+            self._stop_thumbnails(images)
+            images.clear()
+        self.errors_label.setText("")
+        self.calibration.show_report(None)
+        self.robustness.show_report(None)
 
     @property
     def busy(self) -> bool:
@@ -274,13 +299,19 @@ class EvaluationTab(QWidget):
         n = len(report.paths)
         skipped = f"; {len(report.unusable)} file(s) could not be read" if report.unusable else ""
         self.summary.setText(f"Accuracy {report.accuracy:.1%} on {n} images{skipped}")
+        shown = report.unusable[:20]
+        self.unusable_label.setText(
+            "Not evaluated (cannot be read):\n" + "\n".join(
+                f"{Path(u['path']).name}: {u['reason']}" for u in shown
+            ) + (f"\n… and {len(report.unusable) - 20} more" if len(report.unusable) > 20 else "")
+            if shown else ""
+        )
         self._fill_table(report)
         self.matrix.set_matrix(report.classes, report.confusion_matrix)
-        self.cell_images.clear()
         self.cell_label.setText("Click a cell to see its images, most confident first.")
         self._fill_errors(report)
-        self._fill_calibration(report)
-        self._fill_robustness(report)
+        self.calibration.show_report(report)
+        self.robustness.show_report(report)
         self.status.emit(f"Evaluation: accuracy {report.accuracy:.1%} on {n} images")
 
     def _fill_table(self, report: Any) -> None:
@@ -333,64 +364,38 @@ class EvaluationTab(QWidget):
         self._load_thumbnails(paths, self.cell_images)
 
     def _load_thumbnails(self, paths: list[str], target: ImageList) -> None:
-        if self.thumb_worker is not None:
-            self.thumb_worker.stop()
-        if not paths:
-            return
-        self._thumb_target = target
-        self.thumb_worker = self.pool.submit(thumbnails_work(paths), name="thumbnails", connect={
-            "progressed": self._thumbnail, "finished": self._thumbs_finished,
-        })
+        """Decode ``paths``' thumbnails in the background into ``target`` (each list has its
+        own worker, so filling one never stops the other)."""
+        self._stop_thumbnails(target)
+        if paths:
+            self.thumb_workers[target.objectName()] = self.pool.submit(
+                thumbnails_work(paths), name="thumbnails",
+                connect={"progressed": self._thumbnail, "finished": self._thumbs_finished},
+            )
+
+    def _stop_thumbnails(self, target: ImageList) -> None:
+        worker = self.thumb_workers.pop(target.objectName(), None)
+        if worker is not None:
+            worker.stop()
+
+    def _list_of(self, worker: Any) -> ImageList | None:
+        for name, w in self.thumb_workers.items():
+            if w is worker:
+                return self.cell_images if name == "cell_images" else self.error_images
+        return None  # a stopped worker's late thumbnails: their list was cleared
 
     @Slot(object)
     def _thumbnail(self, item: tuple[str, Any]) -> None:
-        if self.sender() is self.thumb_worker:
-            self._thumb_target.set_thumbnail(*item)
+        target = self._list_of(self.sender())
+        if target is not None:
+            target.set_thumbnail(*item)
 
     @Slot()
     def _thumbs_finished(self) -> None:
-        if self.sender() is self.thumb_worker:
-            self.thumb_worker = None
-
-    def _fill_calibration(self, report: Any) -> None:
-        cal = report.calibration
-        self.calibration_label.setText(
-            f"Temperature {cal['temperature']:.2f}. Expected calibration error {cal['ece']:.3f} "
-            f"(without calibration {cal['ece_uncalibrated']:.3f}): on average, the stated "
-            "confidence is off from the real accuracy by this much. Bars on the diagonal are "
-            "perfect calibration; below it, the model is over-confident."
-        )
-        plot = self.reliability_plot
-        plot.clear()
-        plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
-        bins = [b for b in report.reliability if b["count"]]
-        if bins:
-            plot.addItem(pg.BarGraphItem(
-                x=[(b["low"] + b["high"]) / 2 for b in bins],
-                height=[b["accuracy"] for b in bins],
-                width=(bins[0]["high"] - bins[0]["low"]) * 0.9, brush="#1f77b4",
-            ))
-
-    def _fill_robustness(self, report: Any) -> None:
-        plot = self.robust_plot
-        plot.clear()
-        if not report.robustness:
-            self.robust_label.setText(
-                "Tick Robustness and evaluate again to see accuracy on corrupted copies."
-            )
-            return
-        names = list(report.robustness)
-        values = [report.robustness[n] for n in names]
-        worst = min(names[1:], key=lambda n: report.robustness[n]) if len(names) > 1 else None
-        self.robust_label.setText(
-            "Accuracy on corrupted copies of the same images (docs/evaluation.md)."
-            + (f" Weakest: {worst} ({report.robustness[worst]:.1%})." if worst else "")
-        )
-        colors = ["#2ca02c"] + ["#d62728" if v < values[0] - 0.1 else "#1f77b4"
-                                for v in values[1:]]
-        plot.addItem(pg.BarGraphItem(x=list(range(len(names))), height=values, width=0.7,
-                                     brushes=colors))
-        plot.getAxis("bottom").setTicks([list(enumerate(names))])
+        worker = self.sender()
+        for name, w in list(self.thumb_workers.items()):
+            if w is worker:
+                del self.thumb_workers[name]
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt API

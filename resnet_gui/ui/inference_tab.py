@@ -42,6 +42,7 @@ class InferenceTab(QWidget):
     status = Signal(str)
     model_loaded = Signal(str)
     classifier_changed = Signal(object)
+    model_failed = Signal(str)
 
     def __init__(self, pool: ThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +169,7 @@ class InferenceTab(QWidget):
     @Slot(str, str)
     def _load_failed(self, message: str, tb: str) -> None:
         self.model_info.setText(f"Could not load the model: {message}")
+        self.model_failed.emit(message)
         QMessageBox.critical(self, "Cannot load model", message)
 
     @Slot(object)
@@ -277,6 +279,9 @@ class InferenceTab(QWidget):
             self.placeholder.hide()
             self.grid.removeWidget(self.placeholder)
         for item in items:
+            preds = item.get("predictions") or []
+            # The threshold may have changed since this batch's worker started.
+            item["uncertain"] = bool(preds) and preds[0]["probability"] < self.min_confidence
             card = PredictionCard(item)
             n = len(self.cards)
             self.grid.addWidget(card, n // COLUMNS, n % COLUMNS)

@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.inference_tab.status.connect(self.show_status)
         self.evaluation_tab.status.connect(self.show_status)
         self.inference_tab.classifier_changed.connect(self._classifier_changed)
+        self.inference_tab.model_failed.connect(self._model_failed)
         self.training_tab.trained.connect(self._training_done)
         self.evaluation_tab.folder_opened.connect(lambda p: self._add_recent("recent/folders", p))
         self.training_tab.model_ready.connect(self._use_trained_model)
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
                 act = menu.addAction(path)
                 act.triggered.connect(lambda checked=False, p=path, o=opener: o(p))
             menu.setEnabled(bool(items))
+        self.evaluation_tab.set_recent_folders(self._recent("recent/folders"))
 
     def _open_recent_folder(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.training_tab)
@@ -226,23 +228,23 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.evaluation_tab)
             self.evaluation_tab.evaluate_folder(folder)
 
+    @Slot(str)
+    def _model_failed(self, message: str) -> None:
+        self._pending_evaluation = None  # nothing to evaluate: the model did not load
+
     @Slot(object)
     def _training_done(self, result: Any) -> None:
         """The Evaluation tab gets the new model and its run's validation images."""
         from dataclasses import replace
 
-        from resnet_gui.core.inference import Classifier
-
-        report = self.training_tab.report
+        report = result.report
+        validation = None
         if report is not None and result.val_images:
             wanted = set(result.val_images)
-            self.evaluation_tab.set_validation(replace(
-                report, images=[r for r in report.images if r.path in wanted], unusable=[],
-                warnings=[],
-            ))
-        self.evaluation_tab.set_classifier(
-            Classifier.from_model(result.model, source="(just trained)")
-        )
+            validation = replace(report, images=[r for r in report.images if r.path in wanted],
+                                 unusable=[], warnings=[])
+        self.evaluation_tab.set_validation(validation)
+        self.evaluation_tab.set_classifier(self.training_tab.classifier)
 
     def show_status(self, text: str) -> None:
         """Show a transient message in the status bar."""

@@ -44,6 +44,7 @@ class TrainingTab(QWidget):
         self.pool = pool
         self.report: Any = None
         self.result: Any = None
+        self.classifier: Any = None  # the trained model, wrapped once
         self.scan_worker: Worker | None = None
         self.train_worker: Worker | None = None
         self.setAcceptDrops(True)
@@ -302,7 +303,11 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _on_trained(self, result: Any) -> None:
+        from resnet_gui.core.inference import Classifier
+
         self.result = result
+        # One classifier for the run: the Inference and Evaluation tabs share it.
+        self.classifier = Classifier.from_model(result.model, source="(just trained)")
         best = result.best_epoch
         acc = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "n/a"
         stopped = " (stopped early)" if result.stopped else ""
@@ -359,8 +364,5 @@ class TrainingTab(QWidget):
 
     def use_model(self) -> None:
         """Hand the trained model to the Inference tab."""
-        if self.result is None:
-            return
-        from resnet_gui.core.inference import Classifier
-
-        self.model_ready.emit(Classifier.from_model(self.result.model, source="(just trained)"))
+        if self.result is not None:
+            self.model_ready.emit(self.classifier)

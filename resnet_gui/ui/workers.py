@@ -251,17 +251,14 @@ def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
     EvaluationReport, or None when stopped."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.errors import DatasetError
         from resnet_gui.core.evaluation import evaluate
         from resnet_gui.core.pipeline import StopRequested
 
         try:
             return evaluate(classifier, data, robustness=robustness,
                             progress=lambda d, t: emit((d, t)), should_stop=should_stop)
-        except (StopRequested, DatasetError):
-            if should_stop():  # a stop during the scan or the passes: not a failure
-                return None
-            raise
+        except StopRequested:  # a stop: not a failure
+            return None
 
     return work
 

@@ -140,3 +140,17 @@ def test_predict_min_confidence_and_evaluate_extras(
     assert main(["evaluate", str(tiny_model), str(tiny_data), "--robustness"]) == 0
     out = capsys.readouterr().out
     assert "robustness" in out and "calibration: temperature" in out
+
+
+def test_evaluate_unusable_folder_is_one_line(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "china").mkdir()
+    (tmp_path / "zebra").mkdir()
+    assert main(["evaluate", str(tiny_model), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "zebra" in err and err.count("\n") == 1
+    (tmp_path / "zebra").rmdir()
+    assert main(["evaluate", str(tiny_model), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no usable images" in err and err.count("\n") == 1

@@ -25,12 +25,16 @@ def test_evaluate_folder_table_matrix_cell_and_errors(
     # A flower photo filed under china: it must be listed as a suspected label error if the
     # model is sure it is a flower.
     shutil.copy(sorted((data / "flower").iterdir())[0], data / "china" / "misfiled.jpg")
+    (data / "flower" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     tab.robust_check.setChecked(True)
     assert drop(tab, [data]) == (True, True)
     qtbot.waitUntil(lambda: tab.report is not None and not tab.busy, timeout=120_000)
     rep = tab.report
     assert not window.dialogs and len(rep.paths) == 13
     assert tab.summary.text().startswith(f"Accuracy {rep.accuracy:.1%} on 13 images")
+    assert "broken.jpg: not an image" in tab.unusable_label.text()
+    # The folder joins the recent folders, offered again by the tab's Recent menu.
+    assert [a.text() for a in tab.recent_menu.actions()][0] == str(data)
     assert tab.table.rowCount() == 2
     supports = sorted(int(tab.table.item(r, 4).text()) for r in range(2))
     assert supports == [6, 7]
@@ -57,8 +61,8 @@ def test_evaluate_folder_table_matrix_cell_and_errors(
     flower = rep.classes.index("flower")
     listed = [Path(r["path"]).name for r in errors]
     assert ("misfiled.jpg" in listed) == bool(rep.probabilities[k, flower] >= 0.5)
-    assert "Weakest" in tab.robust_label.text()
-    assert "Temperature" in tab.calibration_label.text()
+    assert "Weakest" in tab.robustness.label.text()
+    assert "Temperature" in tab.calibration.label.text()
 
 
 def test_bad_folder_is_a_message_and_stop_is_not_a_failure(

@@ -30,6 +30,8 @@ class ConfusionMatrixView(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.setMouseTracking(True)
         self.cellClicked.connect(self._clicked)
+        # Moving with the keyboard lists a cell's images too.
+        self.currentCellChanged.connect(lambda row, col, *_: self._clicked(row, col))
 
     def set_matrix(self, classes: list[str], matrix: list[list[int]]) -> None:
         """Show ``matrix`` (rows: true class, columns: predicted)."""
@@ -74,4 +76,5 @@ class ConfusionMatrixView(QTableWidget):
                 item.setText(f"{frac:.0%}" if self.show_percent else str(count))
 
     def _clicked(self, row: int, column: int) -> None:
-        self.cell_chosen.emit(row, column)
+        if row >= 0 and column >= 0:
+            self.cell_chosen.emit(row, column)

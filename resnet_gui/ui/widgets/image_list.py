@@ -37,11 +37,15 @@ class ImageList(QListWidget):
         self.itemDoubleClicked.connect(self._open)
         self.items: dict[str, QListWidgetItem] = {}
 
+    def clear(self) -> None:
+        """Remove every item (and forget them: late thumbnails for them are ignored)."""
+        super().clear()
+        self.items = {}
+
     def show_rows(self, rows: list[dict], caption: Any) -> list[str]:
         """List ``rows`` (dicts with "path") captioned by ``caption(row)``; returns the paths
         whose thumbnails are still to be set."""
         self.clear()
-        self.items = {}
         for row in rows[:MAX_THUMBS]:
             item = QListWidgetItem(caption(row))
             item.setData(Qt.ItemDataRole.UserRole, row["path"])

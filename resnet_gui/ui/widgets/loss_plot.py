@@ -74,6 +74,7 @@ class LossPlot(QWidget):
         self.batch_y: list[float] = []
         self._ema: float | None = None
         self.epochs: list[dict] = []
+        self.planned_epochs = 0  # so the next line always resets a panned axis
         self.set_planned_epochs(10)
         self._dirty = True
 

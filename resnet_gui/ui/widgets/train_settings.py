@@ -101,7 +101,7 @@ class TrainSettingsForm(QGroupBox):
         self.aug_auto = QCheckBox("Auto")
         self.aug_auto.setChecked(True)
         self.aug_auto.setToolTip(AUTO_AUGMENT_TIP)
-        self.aug_auto.toggled.connect(self._update_enabled)
+        self.aug_auto.toggled.connect(self._auto_toggled)
         al.addWidget(self.aug_auto, 0, 0)
         self.aug_checks: dict[str, QCheckBox] = {}
         for i, name in enumerate(AUGMENTATIONS, start=1):
@@ -110,6 +110,7 @@ class TrainSettingsForm(QGroupBox):
             self.aug_checks[name] = cb
             al.addWidget(cb, i // 4, i % 4)
         self.auto_choice: tuple[str, ...] = DEFAULT_AUGMENT
+        self.manual_choice: list[str] = list(DEFAULT_AUGMENT)
         form.addRow("Augmentation", aug)
         self.arch_combo.setCurrentIndex(0)
         self._on_arch_changed()
@@ -127,8 +128,16 @@ class TrainSettingsForm(QGroupBox):
             "mode": self.mode_group.checkedId(),
             "fine_tune_blocks": self.finetune_spin.value(),
             "augment_auto": self.aug_auto.isChecked(),
-            "augment": self._chosen_augment(),
+            "augment": self.manual_choice if self.aug_auto.isChecked() else self._chosen_augment(),
         }
+
+    def _auto_toggled(self, auto: bool) -> None:
+        if auto:  # keep the user's own choice for when Auto goes off again
+            self.manual_choice = self._chosen_augment()
+        else:
+            for name, cb in self.aug_checks.items():
+                cb.setChecked(name in self.manual_choice)
+        self._update_enabled()
 
     def _chosen_augment(self) -> list[str]:
         return [n for n, cb in self.aug_checks.items() if cb.isChecked()]
@@ -165,10 +174,11 @@ class TrainSettingsForm(QGroupBox):
                 button.setChecked(True)
         if "augment_auto" in values:
             self.aug_auto.setChecked(bool(values["augment_auto"]))
-        if "augment" in values and not self.aug_auto.isChecked():
-            chosen = set(values["augment"] or [])
-            for n, cb in self.aug_checks.items():
-                cb.setChecked(n in chosen)
+        if "augment" in values:
+            self.manual_choice = [n for n in values["augment"] or [] if n in self.aug_checks]
+            if not self.aug_auto.isChecked():
+                for n, cb in self.aug_checks.items():
+                    cb.setChecked(n in self.manual_choice)
         self._update_enabled()
 
     def _on_arch_changed(self) -> None:
@@ -240,5 +250,5 @@ class TrainSettingsForm(QGroupBox):
             "val_split": v["val_split"],
             "freeze_base": True if mode in (1, 2) else (False if mode == 0 else None),
             "fine_tune_blocks": v["fine_tune_blocks"] if mode == 2 else 0,
-            "augment": "auto" if v["augment_auto"] else (",".join(v["augment"]) or "none"),
+            "augment": "auto" if v["augment_auto"] else (",".join(self._chosen_augment()) or "none"),
         }
