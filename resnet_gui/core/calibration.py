@@ -17,6 +17,9 @@ ECE_BINS = 15
 #: Temperatures considered when fitting (log-spaced search, then refined).
 T_RANGE = (0.05, 20.0)
 
+#: Standard deviation of the Gaussian prior on log T (see :func:`fit_temperature`).
+LOG_T_PRIOR_SD = 1.0
+
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log(p) / T), row by row; T = 1 returns the probabilities unchanged."""
@@ -36,17 +39,27 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The T > 0 minimising :func:`nll` of ``apply_temperature(probs, T)`` (1.0 without data).
+    """The T > 0 minimising the NLL of ``apply_temperature(probs, T)`` (1.0 without data).
+
+    Plain NLL minimisation fails on a validation split the model gets entirely right (common
+    with a few dozen images, and the split also picked the best epoch): the NLL keeps falling
+    as T -> 0, and the model would claim certainty on new photos. So T is the maximum a
+    posteriori estimate under a weak Gaussian prior on log T (sd 1, centred on T = 1): the summed
+    NLL plus (log T)^2 / 2. With errors in the split the data dominate; without, T stops at a
+    moderate sharpening. Measured on handwritten digits (80 validation images, all right; 600
+    held out, 94% right): plain fit T = 0.05, held-out NLL 0.95; this fit about T = 0.25,
+    held-out NLL about 0.25 (uncalibrated 0.30).
 
     A coarse log-spaced search, then a golden-section refinement around the best point: the
-    NLL is smooth and unimodal in log T, and this needs no optimiser library.
+    objective is smooth in log T, and this needs no optimiser library.
     """
     labels = np.asarray(labels)
     if len(labels) == 0:
         return 1.0
 
     def loss(log_t: float) -> float:
-        return nll(apply_temperature(probs, float(np.exp(log_t))), labels)
+        fit = len(labels) * nll(apply_temperature(probs, float(np.exp(log_t))), labels)
+        return fit + log_t**2 / (2 * LOG_T_PRIOR_SD**2)
 
     lo, hi = np.log(T_RANGE[0]), np.log(T_RANGE[1])
     grid = np.linspace(lo, hi, 41)

@@ -117,20 +117,23 @@ def suspected_label_errors(
 ) -> list[dict]:
     """Images whose folder label disagrees with a confident prediction, most suspicious first.
 
-    The score ("confidence" that the label is wrong) is the probability of the predicted class
-    minus that of the given label (in the spirit of confident learning, Northcutt et al. 2021).
+    Ranked by the log-odds of the predicted class over the given label, log p_pred - log
+    p_label: it does not saturate at 1 for a sharply calibrated model, and the order is the same
+    whatever the temperature. Each row's "confidence" that the label is wrong is p_pred - p_label
+    (in the spirit of confident learning, Northcutt et al. 2021).
     """
     if not len(paths):
         return []
     pred = probs.argmax(axis=1)
     p_pred = probs[np.arange(len(pred)), pred]
     p_label = probs[np.arange(len(pred)), labels]
-    rows = [
+    margin = np.log(np.clip(p_pred, 1e-300, 1)) - np.log(np.clip(p_label, 1e-300, 1))
+    chosen = np.flatnonzero((pred != labels) & (p_pred >= min_confidence))
+    return [
         {"path": paths[i], "label": classes[labels[i]], "predicted": classes[pred[i]],
          "confidence": round(float(p_pred[i] - p_label[i]), 6)}
-        for i in np.flatnonzero((pred != labels) & (p_pred >= min_confidence))
+        for i in sorted(chosen, key=lambda i: -margin[i])
     ]
-    return sorted(rows, key=lambda r: -r["confidence"])
 
 
 def evaluate(

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui.ui.widgets.confusion_matrix import ConfusionMatrixView
-from resnet_gui.ui.widgets.drop_zone import paths_from_mime
+from resnet_gui.ui.widgets.drop_zone import FolderDropTarget
 from resnet_gui.ui.widgets.evaluation_charts import ReliabilityChart, RobustnessChart
 from resnet_gui.ui.widgets.image_list import MAX_THUMBS, ImageList
 from resnet_gui.ui.workers import ThreadPool, Worker, evaluate_work, thumbnails_work
@@ -44,7 +44,7 @@ class _NumberItem(QTableWidgetItem):
         return self.value < getattr(other, "value", -1.0)
 
 
-class EvaluationTab(QWidget):
+class EvaluationTab(FolderDropTarget, QWidget):
     """See the module docstring. ``set_classifier`` gives it the model to evaluate."""
 
     status = Signal(str)
@@ -397,16 +397,6 @@ class EvaluationTab(QWidget):
             if w is worker:
                 del self.thumb_workers[name]
 
-    # ------------------------------------------------------------------ drag and drop
-    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        paths = paths_from_mime(event.mimeData())
-        if paths and paths[0].is_dir():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        paths = paths_from_mime(event.mimeData())
-        if paths and paths[0].is_dir():
-            event.acceptProposedAction()
-            self.evaluate_folder(str(paths[0]))
+    def folder_dropped(self, path: str) -> None:
+        """A folder dropped on the tab: evaluate on it."""
+        self.evaluate_folder(path)

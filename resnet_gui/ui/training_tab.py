@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui.core.text import format_duration, format_epoch_line
-from resnet_gui.ui.widgets.drop_zone import paths_from_mime
+from resnet_gui.ui.widgets.drop_zone import FolderDropTarget
 from resnet_gui.ui.widgets.loss_plot import LossPlot
 from resnet_gui.ui.widgets.train_settings import TrainSettingsForm
 from resnet_gui.ui.workers import ThreadPool, Worker, scan_work, training_work
 
 
-class TrainingTab(QWidget):
+class TrainingTab(FolderDropTarget, QWidget):
     """See the module docstring. Emits ``model_ready`` with a core Classifier after training."""
 
     model_ready = Signal(object)
@@ -222,19 +222,9 @@ class TrainingTab(QWidget):
         self.scan_label.setText(f"Cannot use this folder: {message}")
         QMessageBox.warning(self, "Cannot use this folder", message)
 
-    # drag and drop of a folder onto the tab
-    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        paths = paths_from_mime(event.mimeData())
-        if paths and paths[0].is_dir():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        paths = paths_from_mime(event.mimeData())
-        if paths and paths[0].is_dir():
-            event.acceptProposedAction()
-            self.open_folder(str(paths[0]))
+    def folder_dropped(self, path: str) -> None:
+        """A folder dropped on the tab: scan it."""
+        self.open_folder(path)
 
     # ------------------------------------------------------------------ training
     def make_config(self) -> Any:

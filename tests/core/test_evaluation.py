@@ -149,15 +149,22 @@ def test_classifier_applies_its_temperature(tiny_model: Path) -> None:
 def test_planted_mislabeled_images_top_the_list(
     trained_model: Path, digits_heldout: Path, tmp_path: Path
 ) -> None:
-    """Five '3's put into the '8' folder are the five most suspicious images."""
+    """Five 3s moved into the 8 folder: those the model sees as a 3 are top suspects."""
     data = tmp_path / "data"
     shutil.copytree(digits_heldout, data)
-    planted = sorted((data / "3").iterdir())[:5]
-    for p in planted:
+    planted = {f"planted_{p.name}" for p in sorted((data / "3").iterdir())[:5]}
+    for p in sorted((data / "3").iterdir())[:5]:
         shutil.move(p, data / "8" / f"planted_{p.name}")
     rep = evaluate(Classifier.load(trained_model), data)
-    top = [Path(r["path"]).name for r in rep.suspected_label_errors[:5]]
-    assert sorted(top) == sorted(f"planted_{p.name}" for p in planted)
-    assert all(r["label"] == "8" and r["predicted"] == "3" for r in rep.suspected_label_errors[:5])
+    names = [Path(p).name for p in rep.paths]
+    three = rep.classes.index("3")
+    seen_as_three = {n for n in planted if rep.probabilities[names.index(n), three] >= 0.9}
+    assert len(seen_as_three) >= 2  # the model is good enough for the test to mean something
+    suspects = [Path(r["path"]).name for r in rep.suspected_label_errors]
+    assert len(suspects) >= 10
+    assert seen_as_three <= set(suspects[:10])
+    assert suspects[0] in planted
+    first = rep.suspected_label_errors[0]
+    assert first["label"] == "8" and first["predicted"] == "3" and first["confidence"] > 0.9
     cal = rep.calibration
-    assert cal["temperature"] != 1.0 and cal["ece"] <= cal["ece_uncalibrated"] + 0.02
+    assert cal["temperature"] != 1.0 and cal["ece"] < cal["ece_uncalibrated"]
