@@ -6,7 +6,8 @@ Trains on the bundled demo data, grabs the Training tab mid-run (a visible curve
 end, classifies the held-back demo images and grabs the Inference tab, then evaluates the model
 on the held-back demo photos (with robustness), clicks the fullest off-diagonal cell of the
 confusion matrix and grabs the Evaluation tab.
-Writes docs/screenshots/{training,training_done,inference,evaluation,evaluation_robustness,help}.png.
+Writes docs/screenshots/{training,training_done,inference,evaluation,evaluation_errors,
+evaluation_robustness,help}.png.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def write_held_back(root: Path, per_class: int = 30) -> Path:
 
     names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     digits = load_digits()
-    for c, name in enumerate(names):
+    for name in names:
         (root / name).mkdir(parents=True, exist_ok=True)
+    for c, name in enumerate(names):
         for k, i in enumerate(np.flatnonzero(digits.target == c)[40 : 40 + per_class]):
             img = (digits.images[i] * (255 / 16)).astype(np.uint8)
             folder = "eight" if (name == "three" and k < 3) else name
@@ -81,6 +83,7 @@ def main() -> int:
     tab.use_model()
     inf = window.inference_tab
     photos = sorted((ROOT / "assets" / "demo_photos").iterdir())
+    inf.min_conf_spin.setValue(60)  # show what an uncertain card looks like
     inf.add_paths([str(p) for p in photos[:8]])
     assert wait(app, lambda: len(inf.cards) >= 8, 120), "predictions did not arrive"
     app.processEvents()
@@ -89,7 +92,7 @@ def main() -> int:
         1 for c in inf.cards if c.top_label and Path(c.result["path"]).name.startswith(c.top_label)
     )
     print(f"inference cards: {len(inf.cards)}, top-1 correct: {correct}")
-    print(f"validation accuracy: {tab.result.val_accuracy}")
+    print(f"validation accuracy: {tab.result.val_accuracy}, training {tab.result.seconds:.0f} s")
     print(f"epochs on the plot: {tab.plot.point_counts()[1]}, x range: {tab.plot.x_range()}")
 
     ev = window.evaluation_tab
@@ -107,6 +110,9 @@ def main() -> int:
         ev.show_cell(i, j)
     wait(app, lambda: False, 2)  # thumbnails
     window.grab().save(str(OUT / "evaluation.png"))
+    ev.details.setCurrentIndex(1)
+    wait(app, lambda: False, 2)  # thumbnails
+    window.grab().save(str(OUT / "evaluation_errors.png"))
     ev.details.setCurrentIndex(3)
     app.processEvents()
     window.grab().save(str(OUT / "evaluation_robustness.png"))

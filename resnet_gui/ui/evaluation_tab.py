@@ -151,6 +151,7 @@ class EvaluationTab(FolderDropTarget, QWidget):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([430, 870])  # the per-class table whole, the details beside it
         layout = QVBoxLayout(self)
         layout.addWidget(self.model_label)
         layout.addLayout(top)
@@ -332,6 +333,7 @@ class EvaluationTab(FolderDropTarget, QWidget):
             self.table.setItem(row, 4, _NumberItem(m["support"], str(m["support"])))
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
 
     def _fill_errors(self, report: Any) -> None:
         rows = report.suspected_label_errors
