@@ -339,8 +339,8 @@ class EvaluationTab(FolderDropTarget, QWidget):
         rows = report.suspected_label_errors
         self.errors_label.setText(
             f"{len(rows)} image(s) whose folder label disagrees with a confident prediction, "
-            "most suspicious first (the model's probability for what it sees minus that for the "
-            "label). Double-click to open; right-click to show in its folder."
+            "most suspicious first; the number is the model's probability for what it sees "
+            "minus that for the label. Double-click to open; right-click to show in its folder."
             if rows else "No suspected label errors: no confident prediction contradicts a label."
         )
         paths = self.error_images.show_rows(
