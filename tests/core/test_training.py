@@ -133,3 +133,13 @@ def test_impossible_settings_are_clear(tiny_data: Path) -> None:
         train(TrainConfig(str(tiny_data), arch="resnet7"))
     with pytest.raises(TrainingError, match="unknown augmentation"):
         train(TrainConfig(str(tiny_data), **_tiny(augment="flip,wobble")))
+
+
+@pytest.mark.slow
+def test_without_a_validation_split_the_model_is_not_calibrated(tiny_data: Path) -> None:
+    logs: list[str] = []
+    res = train(TrainConfig(str(tiny_data), **_tiny(val_split=0.0)),
+                on_log=lambda d: logs.append(d.get("message", "")))
+    assert res.temperature == 1.0 and res.num_val == 0
+    assert any("no validation split" in m and "temperature 1" in m for m in logs)
+    assert Classifier.from_model(res.model).temperature == 1.0

@@ -140,6 +140,7 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     first.show()
     first.resize(700, 500)
     first._add_recent("recent/folders", "/data/cats")
+    first.inference_tab.min_conf_spin.setValue(70)
     first.close()
     second = MainWindow(settings=QSettings(path, QSettings.Format.IniFormat))
     qtbot.addWidget(second)
@@ -150,6 +151,7 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert second.training_tab.form.config_kwargs()["augment"] == "flip,rotate,shift,zoom,shear,contrast"
     assert second.size().width() == 700
     assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
+    assert second.inference_tab.min_conf_spin.value() == 70  # the minimum confidence too
 
 
 def test_imagenet_disabled_for_resnet18_with_reason(window) -> None:  # noqa: ANN001
