@@ -25,6 +25,10 @@ class ModelFileError(ResnetGuiError):
     """A model file is missing, corrupt, not a Keras model, or refused by safe mode."""
 
 
+class InputError(ResnetGuiError):
+    """A value the user gave does not fit (a class the model lacks, an unwritable path, ...)."""
+
+
 class WeightsUnavailableError(ResnetGuiError):
     """Pretrained weights were asked for but cannot be downloaded or found."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 from resnet_gui.core.calibration import apply_temperature
 from resnet_gui.core.errors import ImageError, ModelFileError
 from resnet_gui.core.images import is_image_candidate, load_image, open_image, resize_square
+from resnet_gui.core.modelfile import scale_pixels
 
 
 @dataclass
@@ -137,36 +137,35 @@ class Classifier:
         self.temperature = float(info.get("temperature") or 1.0)
         self._predict_fn: Any = None
         self._lock = threading.Lock()  # two tabs may predict with one classifier at once
+        #: Derived objects other modules build once per classifier (e.g. the Grad-CAM chain).
+        self.cache: dict[str, Any] = {}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Classifier:
-        """Load a ``.keras`` file with ``safe_mode=True`` (no code in the file ever runs).
+    def load(cls, path: str | os.PathLike[str], input_scale: str | None = None) -> Classifier:
+        """Load a ``.keras`` or ``.h5`` file with ``safe_mode=True`` (no code in it ever runs).
+
+        Args:
+            path: the model file; see :func:`resnet_gui.core.modelfile.open_model_file` for
+                models made elsewhere (labels.txt, Teachable Machine).
+            input_scale: the pixel range a foreign model expects, when it does not say.
 
         Raises:
-            ModelFileError: missing, not a ``.keras`` archive, corrupt, or refused by safe mode.
+            InputScaleNeeded: a foreign model does not say its input scale and none was given.
+            ModelFileError: missing, not a model, corrupt, refused by safe mode, not a classifier.
         """
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ModelFileError(f"model file not found: {p}")
-        if not zipfile.is_zipfile(p):
-            raise ModelFileError(f"not a Keras model file (.keras archive): {p}")
-        from resnet_gui.core.models import keras_module
+        from resnet_gui.core.modelfile import open_model_file
 
-        keras = keras_module()
-        try:
-            model = keras.saving.load_model(p, compile=False, safe_mode=True)
-        except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for bad files
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError(f"cannot load model {p}: {first[:300]}") from exc
-        return cls.from_model(model, source=str(p))
+        model, names, size, info = open_model_file(path, input_scale)
+        return cls(model, names, size, {**info, "source": str(Path(path).expanduser())})
 
     @classmethod
     def from_model(cls, model: Any, source: str = "") -> Classifier:
-        """Wrap an in-memory model (e.g. the one just trained).
+        """Wrap an in-memory model built here (e.g. the one just trained).
 
         Raises:
             ModelFileError: the model does not map images to class probabilities.
         """
+        from resnet_gui.core.modelfile import check_classifier
         from resnet_gui.core.models import model_card, model_image_size
 
         try:
@@ -174,13 +173,15 @@ class Classifier:
             size = model_image_size(model)
         except Exception as exc:  # noqa: BLE001
             raise ModelFileError(f"not an image classifier: {source or model.name}") from exc
-        shape = model.inputs[0].shape
-        if len(shape) != 4 or shape[-1] not in (3, None):
-            raise ModelFileError(f"not an image classifier (input shape {tuple(shape)})")
-        if size is None:
-            size = 224
-        info = {**info, "source": source}
-        return cls(model, names, int(size), info)
+        size = int(size or 224)
+        check_classifier(model, size, "0-255", source or model.name, probe=False)
+        info = {**info, "source": source, "input_scale": "0-255"}
+        return cls(model, names, size, info)
+
+    @property
+    def input_scale(self) -> str:
+        """The pixel range the network takes ("0-255" when it normalises its own input)."""
+        return str(self.info.get("input_scale") or "0-255")
 
     @property
     def architecture(self) -> str:
@@ -190,7 +191,7 @@ class Classifier:
     def _run(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
         with self._lock:
             fn = self._predict_fn or self._make_predict_fn()
-        probs = np.asarray(fn(batch.astype(np.float32)))
+        probs = np.asarray(fn(scale_pixels(batch, self.input_scale)))
         return probs if not calibrated else apply_temperature(probs, self.temperature)
 
     def _make_predict_fn(self) -> Any:

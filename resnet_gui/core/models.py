@@ -36,6 +36,26 @@ def keras_module() -> Any:
 
 _LAYERS: dict[str, type] = {}
 
+#: Normalisation modes: what a backbone wants its 0..255 RGB input mapped to.
+NORMALISATIONS = ("caffe", "tf", "unit", "none")
+
+
+def normalise_pixels(ops: Any, x: Any, mode: str) -> Any:
+    """Map float RGB 0..255 pixels the way a backbone expects (``keras.ops`` as ``ops``).
+
+    "caffe": RGB->BGR and the ImageNet mean subtracted (ResNet v1); "tf": scaled to [-1, 1]
+    (ResNet v2 and the models built here); "unit": [0, 1]; "none": unchanged.
+    """
+    if mode == "caffe":
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, "float32")
+    if mode == "tf":
+        return x / 127.5 - 1.0
+    if mode == "unit":
+        return x / 255.0
+    if mode == "none":
+        return x
+    raise ValueError(f"unknown normalisation mode; Received: mode={mode}")
+
 
 def _register_layers(keras: Any) -> None:
     """Define and register the custom layers once Keras is imported."""
@@ -64,13 +84,7 @@ def _register_layers(keras: Any) -> None:
             x = keras.ops.image.resize(
                 x, (self.image_size, self.image_size), interpolation="bilinear", antialias=True
             )
-            if self.mode == "caffe":
-                x = ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, "float32")
-            elif self.mode == "tf":
-                x = x / 127.5 - 1.0
-            else:
-                x = x / 255.0
-            return ops.cast(x, self.compute_dtype)
+            return ops.cast(normalise_pixels(ops, x, self.mode), self.compute_dtype)
 
         def compute_output_shape(self, input_shape: tuple) -> tuple:
             return (input_shape[0], self.image_size, self.image_size, 3)

@@ -1,0 +1,430 @@
+"""Export a classifier to SavedModel, TFLite (LiteRT) or ONNX, and check the result in its runtime.
+
+The export graph is built from the model's own layers, not from the saved classifier as it is:
+the classifier's ``Preprocess`` layer resizes with antialiasing, which TensorFlow emits as a
+``ScaleAndTranslate`` op that LiteRT cannot convert and that makes tf2onnx write a graph
+onnxruntime refuses. So the exported model takes a fixed-size image and applies only the
+normalisation, then the same backbone and head layers (no dropout, no augmentation), then the
+model's calibration temperature. Its contract (:func:`model_card`) is written beside it.
+
+The conversion itself is Keras 3's ``model.export`` (formats "tf_saved_model", "litert",
+"onnx"); int8 TFLite passes LiteRT's converter a representative dataset of the user's images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from resnet_gui import __version__
+from resnet_gui.core.errors import InputError, ModelFileError
+from resnet_gui.core.images import load_image
+from resnet_gui.core.inference import expand_inputs
+from resnet_gui.core.modelgraph import layer_chain
+
+if TYPE_CHECKING:
+    from resnet_gui.core.inference import Classifier
+
+#: format name -> (Keras export format, what the output path is, its suffix or "" for a folder).
+EXPORT_FORMATS: dict[str, tuple[str, str]] = {
+    "savedmodel": ("tf_saved_model", ""),
+    "tflite": ("litert", ".tflite"),
+    "onnx": ("onnx", ".onnx"),
+}
+#: Lowest top-1 agreement with the ``.keras`` model that ``--check`` accepts.
+MIN_AGREEMENT = 0.99
+MIN_AGREEMENT_INT8 = 0.97
+#: Images of the calibration folder used to quantise an int8 model.
+CALIBRATION_IMAGES = 200
+_INPUT_SCALE_TO_MODE = {"0-255": "none", "0-1": "unit", "-1-1": "tf"}
+
+
+@dataclass
+class Exported:
+    """Where an export went and what it contains."""
+
+    path: Path
+    fmt: str
+    card_path: Path
+    labels_path: Path
+    int8: bool = False
+
+
+@dataclass
+class CheckResult:
+    """How closely an exported model agrees with the ``.keras`` model on real images."""
+
+    agreement: float
+    images: int
+    max_abs_diff: float
+    threshold: float
+
+    @property
+    def passed(self) -> bool:
+        """Agreement at or above the threshold for the format."""
+        return self.agreement >= self.threshold
+
+    def line(self) -> str:
+        """``agreement 0.993 (top-1, N images), max |dp| 0.0004``."""
+        return (
+            f"agreement {self.agreement:.3f} (top-1, {self.images} images), "
+            f"max |dp| {self.max_abs_diff:.4f}"
+        )
+
+
+def _layers(keras: Any) -> tuple[type, type]:
+    from resnet_gui.core.models import normalise_pixels
+
+    class Normalise(keras.layers.Layer):
+        """The classifier's normalisation without its resize (the caller resizes)."""
+
+        def __init__(self, mode: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.mode = mode
+
+        def call(self, x: Any) -> Any:
+            return normalise_pixels(keras.ops, x, self.mode)
+
+    class Temperature(keras.layers.Layer):
+        """softmax(log(p) / T): the calibration the app applies to every probability."""
+
+        def __init__(self, temperature: float, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.temperature = float(temperature)
+
+        def call(self, p: Any) -> Any:
+            ops = keras.ops
+            return ops.softmax(ops.log(ops.maximum(p, 1e-12)) / self.temperature, axis=-1)
+
+    return Normalise, Temperature
+
+
+def export_graph(classifier: Classifier) -> Any:
+    """A Keras model: (N, S, S, 3) float32 RGB 0..255 -> calibrated class probabilities."""
+    from resnet_gui.core.models import keras_module
+
+    keras = keras_module()
+    Normalise, Temperature = _layers(keras)
+    size = classifier.image_size
+    preprocess = [
+        layer for layer in classifier.model.layers if layer.__class__.__name__ == "Preprocess"
+    ]
+    if preprocess:
+        mode = preprocess[0].mode
+        body = layer_chain(classifier.model, size).body_after(("Preprocess",))
+    else:  # a model made elsewhere: scale as it expects, then the whole model
+        mode = _INPUT_SCALE_TO_MODE[classifier.input_scale]
+        body = [classifier.model]
+    inputs = keras.Input((size, size, 3), dtype="float32", name="image")
+    x = Normalise(mode, name="normalise")(inputs)
+    for layer in body:
+        if layer.__class__.__name__.startswith("Random"):
+            continue  # augmentation is never part of an export
+        x = layer(x, training=False)
+    if abs(classifier.temperature - 1.0) > 1e-6:
+        x = Temperature(classifier.temperature, name="temperature")(x)
+    graph = keras.Model(inputs, x, name="exported_classifier")
+    graph(np.zeros((1, size, size, 3), np.float32))  # ONNX export wants a model that has run
+    return graph
+
+
+def model_card(classifier: Classifier, fmt: str, int8: bool = False) -> dict:
+    """The exported model's contract, as written to ``model_card.json``."""
+    s = classifier.image_size
+    return {
+        "exported_by": f"resnet-gui {__version__}",
+        "format": fmt,
+        "class_names": list(classifier.class_names),
+        "input": {
+            "dtype": "float32",
+            "layout": "NHWC",
+            "shape": [None, s, s, 3],
+            "pixels": "RGB, 0-255",
+            "resize": f"the caller's: the whole image to {s}x{s}, bilinear, no crop "
+            "(as resnet-gui does)",
+            "normalisation": "inside the model",
+        },
+        "output": {
+            "shape": [None, len(classifier.class_names)],
+            "meaning": "probabilities in the order of class_names",
+            "calibrated": abs(classifier.temperature - 1.0) > 1e-6,
+            "temperature": classifier.temperature,
+        },
+        "int8": int8,
+        "architecture": classifier.architecture,
+        "source": classifier.info.get("source", ""),
+        "assumed": list(classifier.info.get("assumed") or []),
+    }
+
+
+def target_path(fmt: str, out: str | os.PathLike[str]) -> Path:
+    """Check ``out`` for ``fmt`` before any work.
+
+    Raises:
+        InputError: unknown format, wrong suffix, a folder that is not an earlier export, or a
+            parent folder that cannot be written.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
+    path = Path(out).expanduser().resolve()
+    suffix = EXPORT_FORMATS[fmt][1]
+    if suffix and path.suffix.lower() != suffix:
+        raise InputError(f"a {fmt} export is one file ending in {suffix}: {path}")
+    if suffix and path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name ending in {suffix}")
+    if not suffix and path.exists() and not (path / "saved_model.pb").is_file():
+        raise InputError(f"{path} exists and is not a SavedModel export; choose a new folder")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {parent}: {exc.strerror or exc}") from exc
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write to {parent}: permission denied")
+    return path
+
+
+def _images(folder: str | os.PathLike[str], size: int, limit: int | None = None) -> Iterator[
+    tuple[str, np.ndarray]
+]:
+    from resnet_gui.core.errors import ImageError
+
+    count = 0
+    for p in expand_inputs([folder]):
+        try:
+            yield p, load_image(p, size)
+        except ImageError:
+            continue
+        count += 1
+        if limit is not None and count >= limit:
+            return
+
+
+def export_model(
+    classifier: Classifier,
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    int8: bool = False,
+    calibration: str | os.PathLike[str] | None = None,
+) -> Exported:
+    """Export ``classifier`` as ``fmt`` to ``out``, atomically, with its card and labels.
+
+    Args:
+        classifier: the model.
+        fmt: "savedmodel" (a folder), "tflite" or "onnx" (a file).
+        out: the target; an earlier export there is replaced only once the new one is whole.
+        int8: quantise a TFLite model to int8 (weights and activations; float32 in and out).
+        calibration: a folder of images representative of the input (needed with ``int8``).
+
+    Raises:
+        InputError: a bad format, path or option.
+        ModelFileError: the conversion failed.
+    """
+    path = target_path(fmt, out)
+    if int8 and fmt != "tflite":
+        raise InputError("--int8 applies to the tflite format only")
+    if int8 and not calibration:
+        raise InputError("--int8 needs --calibration DATA: a folder of typical images")
+    kwargs: dict[str, Any] = {}
+    if int8:
+        kwargs = _int8_options(classifier, calibration)  # type: ignore[arg-type]
+    graph = export_graph(classifier)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    card = model_card(classifier, fmt, int8)
+    try:
+        if fmt == "savedmodel":
+            _export(graph, tmp, EXPORT_FORMATS[fmt][0], kwargs)
+            _write_sidecars(tmp, card, classifier.class_names)
+            _replace_folder(tmp, path)
+            card_path, labels_path = path / "model_card.json", path / "labels.txt"
+        else:
+            tmp_file = tmp.with_suffix(EXPORT_FORMATS[fmt][1])
+            try:
+                _export(graph, tmp_file, EXPORT_FORMATS[fmt][0], kwargs)
+                os.replace(tmp_file, path)
+            finally:
+                tmp_file.unlink(missing_ok=True)
+            card_path, labels_path = _write_sidecars(path.parent, card, classifier.class_names)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return Exported(path, fmt, card_path, labels_path, int8)
+
+
+def _export(graph: Any, path: Path, keras_format: str, kwargs: dict) -> None:
+    try:
+        graph.export(str(path), format=keras_format, verbose=False, **kwargs)
+    except ImportError as exc:
+        raise ModelFileError(
+            f"{keras_format} export needs packages that are not installed ({exc.name or exc}); "
+            "install them with: pip install 'resnet-gui[export]'"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - converters raise many kinds
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{keras_format} conversion failed: {first[:300]}") from exc
+
+
+def _int8_options(classifier: Classifier, calibration: str | os.PathLike[str]) -> dict[str, Any]:
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    tf = import_tensorflow()
+    images = [a for _, a in _images(calibration, classifier.image_size, CALIBRATION_IMAGES)]
+    if not images:
+        raise InputError(f"no readable images in the calibration folder {calibration}")
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for a in images:
+            yield [a[None].astype(np.float32)]
+
+    return {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative}
+
+
+def _write_json_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_sidecars(folder: Path, card: dict, class_names: list[str]) -> tuple[Path, Path]:
+    card_path, labels_path = folder / "model_card.json", folder / "labels.txt"
+    _write_json_atomic(card_path, json.dumps(card, indent=2) + "\n")
+    _write_json_atomic(labels_path, "".join(f"{c}\n" for c in class_names))
+    return card_path, labels_path
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``; an earlier export there goes only after the rename."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def add_check_to_card(exported: Exported, check: CheckResult) -> None:
+    """Record a check's figures in the export's ``model_card.json``."""
+    card = json.loads(exported.card_path.read_text(encoding="utf-8"))
+    card["check"] = {
+        "agreement": round(check.agreement, 6), "images": check.images,
+        "max_abs_diff": float(f"{check.max_abs_diff:.3g}"), "passed": check.passed,
+    }
+    _write_json_atomic(exported.card_path, json.dumps(card, indent=2) + "\n")
+
+
+def runtime(path: str | os.PathLike[str], fmt: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A function running the exported file in its own runtime: float32 batch -> probabilities.
+
+    SavedModel runs in TensorFlow, TFLite in the LiteRT interpreter (``ai_edge_litert``, else
+    TensorFlow's own ``tf.lite.Interpreter``), ONNX in onnxruntime.
+    """
+    if fmt == "savedmodel":
+        from resnet_gui.core.tfsetup import import_tensorflow
+
+        loaded = import_tensorflow().saved_model.load(str(path))
+        return lambda x: np.asarray(loaded.serve(x))
+    if fmt == "onnx":
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise ModelFileError(
+                "checking ONNX needs onnxruntime: pip install 'resnet-gui[export]'"
+            ) from exc
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda x: np.asarray(session.run(None, {name: x})[0])
+    return _tflite_runner(str(path))
+
+
+def _tflite_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import warnings
+
+        from resnet_gui.core.tfsetup import import_tensorflow
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
+    interpreter = Interpreter(model_path=path)
+    inp = interpreter.get_input_details()[0]["index"]
+    out = interpreter.get_output_details()[0]["index"]
+
+    interpreter.allocate_tensors()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        results = []
+        for one in x:  # the converted graph has a fixed batch of 1
+            interpreter.set_tensor(inp, one[None])
+            interpreter.invoke()
+            results.append(np.array(interpreter.get_tensor(out)[0]))
+        return np.stack(results)
+
+    return run
+
+
+def check_export(
+    exported: Exported | Path,
+    fmt: str,
+    classifier: Classifier,
+    data: str | os.PathLike[str],
+    *,
+    int8: bool = False,
+    batch_size: int = 32,
+    should_stop: Callable[[], bool] | None = None,
+) -> CheckResult:
+    """Run the exported file in its runtime on ``data``'s images and compare with the model.
+
+    Images are decoded and resized by the app's own decoder; the reference is the classifier's
+    calibrated probabilities.
+
+    Raises:
+        InputError: no readable image in ``data``.
+    """
+    path = exported.path if isinstance(exported, Exported) else Path(exported)
+    run = runtime(path, fmt)
+    agree = total = 0
+    max_diff = 0.0
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        nonlocal agree, total, max_diff
+        x = np.stack(batch).astype(np.float32)
+        want = classifier.predict_arrays(x.astype(np.uint8))
+        got = run(x)
+        agree += int(np.sum(np.argmax(want, 1) == np.argmax(got, 1)))
+        total += len(x)
+        max_diff = max(max_diff, float(np.max(np.abs(want - got))))
+        batch.clear()
+
+    for _, arr in _images(data, classifier.image_size):
+        if should_stop is not None and should_stop():
+            break
+        batch.append(arr)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    if total == 0:
+        raise InputError(f"no readable images in {data} to check the export with")
+    threshold = MIN_AGREEMENT_INT8 if int8 else MIN_AGREEMENT
+    return CheckResult(agree / total, total, max_diff, threshold)

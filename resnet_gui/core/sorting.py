@@ -1,0 +1,236 @@
+"""Sort a folder of photos into one folder per predicted class, losing nothing.
+
+Every file ends either where it was or whole in ``OUT/<class>/`` (``OUT/_uncertain/`` below the
+minimum confidence):
+
+- A copy is written under a hidden ``.partial`` name, flushed to disk, then linked to a free
+  final name (``photo (2).jpg`` on a clash; linking never replaces an existing file) and the
+  partial name removed. A crash leaves at most a ``.partial`` file, which the next run deletes.
+- A move first copies as above, then checks the copy's size and SHA-256 against the source, and
+  only then deletes the source.
+- ``OUT/predictions.csv`` (:data:`SORT_FIELDS`) gets one row per file as soon as it is handled,
+  flushed: old path, new path, label, probability, status. A re-run skips files already recorded
+  as sorted whose copy still exists, and a file whose identical copy is already in its class
+  folder (a crash between copy and record) is recorded, not copied twice.
+- Unreadable files stay where they are, with status ``unreadable`` and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from resnet_gui.core.errors import InputError
+from resnet_gui.core.inference import expand_inputs
+
+if TYPE_CHECKING:
+    from resnet_gui.core.inference import Classifier, Prediction
+
+#: The layout of ``OUT/predictions.csv``.
+SORT_FIELDS = ("old_path", "new_path", "label", "probability", "status", "error")
+#: Where images below the minimum confidence go.
+UNCERTAIN_FOLDER = "_uncertain"
+SORT_CSV = "predictions.csv"
+_PARTIAL = ".partial"
+
+
+@dataclass
+class SortReport:
+    """What a sort did: counts per destination folder, files skipped, files left in place."""
+
+    out_dir: str
+    moved: bool
+    per_folder: Counter = field(default_factory=Counter)
+    already_sorted: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def sorted_count(self) -> int:
+        """Files copied or moved in this run."""
+        return sum(self.per_folder.values())
+
+    def summary(self) -> str:
+        """One line, e.g. ``copied 40 files: cat 25, dog 12, _uncertain 3; 1 unreadable``."""
+        verb = "moved" if self.moved else "copied"
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.per_folder.items()))
+        text = f"{verb} {self.sorted_count} file(s)" + (f": {parts}" if parts else "")
+        if self.already_sorted:
+            text += f"; {self.already_sorted} already sorted"
+        if self.unreadable:
+            text += f"; {len(self.unreadable)} unreadable, left in place"
+        return text + ("; stopped" if self.stopped else "")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _candidates(folder: Path, name: str) -> Iterable[Path]:
+    stem, suffix = os.path.splitext(name)
+    yield folder / name
+    for k in range(2, 100_000):
+        yield folder / f"{stem} ({k}){suffix}"
+
+
+def _same_file_there(source: Path, folder: Path, digest: str) -> Path | None:
+    """A file in ``folder`` under the source's name (or a suffixed one) with the same bytes."""
+    size = source.stat().st_size
+    for cand in _candidates(folder, source.name):
+        if not cand.exists():
+            return None
+        if cand.stat().st_size == size and file_digest(cand) == digest:
+            return cand
+    return None
+
+
+def _copy_whole(source: Path, folder: Path) -> Path:
+    """Copy ``source`` into ``folder`` under a free name, never replacing a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{source.name}.{os.getpid()}{_PARTIAL}"
+    try:
+        with source.open("rb") as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        shutil.copystat(source, partial)
+        for cand in _candidates(folder, source.name):
+            try:
+                os.link(partial, cand)  # fails if cand exists: never overwrites
+                return cand
+            except FileExistsError:
+                continue
+        raise InputError(f"no free name for {source.name} in {folder}")
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _read_done(csv_path: Path) -> dict[str, str]:
+    """old path -> new path of files a previous run sorted (and whose copy still exists)."""
+    done: dict[str, str] = {}
+    if not csv_path.is_file():
+        return done
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("status") in ("copied", "moved") and Path(row["new_path"]).is_file():
+                done[row["old_path"]] = row["new_path"]
+    return done
+
+
+def _clean_partials(out: Path) -> None:
+    for dirpath, _, files in os.walk(out):
+        for f in files:
+            if f.startswith(".") and f.endswith(_PARTIAL):
+                Path(dirpath, f).unlink(missing_ok=True)
+
+
+def sort_into(
+    classifier: Classifier,
+    inputs: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    move: bool = False,
+    min_confidence: float = 0.0,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SortReport:
+    """Copy (or move) each image into ``out_dir/<predicted class>/``; see the module docstring.
+
+    Args:
+        classifier: the model.
+        inputs: files and folders (folders recursively; files already under ``out_dir`` are
+            left out).
+        out_dir: the destination; created if missing.
+        move: delete each source after its copy is verified.
+        min_confidence: below this top probability, files go to ``_uncertain``.
+        batch_size: images per model call.
+        progress: called with (files handled, total).
+        should_stop: polled between batches; a stop leaves every file whole.
+
+    Raises:
+        InputError: ``out_dir`` cannot be created or written.
+    """
+    out = Path(out_dir).expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    _clean_partials(out)
+    csv_path = out / SORT_CSV
+    done = _read_done(csv_path)
+    report = SortReport(str(out), move)
+    paths = [
+        p for p in expand_inputs(inputs)
+        if not Path(p).resolve().is_relative_to(out)
+    ]
+    todo = [p for p in paths if str(Path(p).resolve()) not in done]
+    report.already_sorted = len(paths) - len(todo)
+    new_file = not csv_path.is_file()
+    with csv_path.open("a", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if new_file:
+            writer.writerow(SORT_FIELDS)
+        handled = report.already_sorted
+        if progress:
+            progress(handled, len(paths))
+        for batch in classifier.iter_predict(
+            todo, top_k=1, batch_size=batch_size, min_confidence=min_confidence,
+            should_stop=should_stop,
+        ):
+            for pred in batch:
+                writer.writerow(_sort_one(pred, out, move, report))
+                fh.flush()
+            handled += len(batch)
+            if progress:
+                progress(handled, len(paths))
+        report.stopped = handled < len(paths)
+    return report
+
+
+def _sort_one(pred: Prediction, out: Path, move: bool, report: SortReport) -> list[str]:
+    source = Path(pred.path).resolve()
+    if pred.error or pred.top is None:
+        report.unreadable.append((str(source), pred.error or "unreadable"))
+        return [str(source), "", "", "", "unreadable", pred.error or ""]
+    label, prob = pred.top
+    folder_name = UNCERTAIN_FOLDER if pred.uncertain else _safe_folder(label)
+    folder = out / folder_name
+    try:
+        digest = file_digest(source)
+        target = _same_file_there(source, folder, digest) if folder.is_dir() else None
+        if target is None:
+            target = _copy_whole(source, folder)
+            if target.stat().st_size != source.stat().st_size or file_digest(target) != digest:
+                target.unlink()
+                raise OSError("the copy differs from the source")
+        if move:
+            source.unlink()
+    except OSError as exc:
+        report.unreadable.append((str(source), f"not sorted: {exc.strerror or exc}"))
+        return [str(source), "", label, f"{prob:.6f}", "failed", str(exc.strerror or exc)]
+    report.per_folder[folder_name] += 1
+    return [str(source), str(target), label, f"{prob:.6f}", "moved" if move else "copied", ""]
+
+
+def _safe_folder(label: str) -> str:
+    """A class name usable as one folder name (path separators and leading dots replaced)."""
+    name = label.replace("/", "_").replace("\\", "_").replace("\0", "_").strip()
+    name = name.lstrip(".") or "_"
+    return name if name != UNCERTAIN_FOLDER else f"{name}_class"
