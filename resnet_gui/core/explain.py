@@ -101,9 +101,11 @@ def grad_cam(
 
 
 def upsample(cam: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A map resized (bilinear) to ``width x height``, clipped to [0, 1]."""
+    """A map resized (bilinear) to ``width x height``, scaled so that its peak is 1 again."""
     img = Image.fromarray(np.asarray(cam, np.float32))
-    return np.clip(np.asarray(img.resize((width, height), Image.Resampling.BILINEAR)), 0.0, 1.0)
+    out = np.clip(np.asarray(img.resize((width, height), Image.Resampling.BILINEAR)), 0.0, None)
+    peak = float(out.max())
+    return (out / peak if peak > 0 else out).astype(np.float32)
 
 
 def explain(

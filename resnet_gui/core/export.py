@@ -262,8 +262,12 @@ def export_model(
 
 
 def _export(graph: Any, path: Path, keras_format: str, kwargs: dict) -> None:
+    import warnings
+
     try:
-        graph.export(str(path), format=keras_format, verbose=False, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tf2onnx's numpy deprecation notices
+            graph.export(str(path), format=keras_format, verbose=False, **kwargs)
     except ImportError as exc:
         raise ModelFileError(
             f"{keras_format} export needs packages that are not installed ({exc.name or exc}); "

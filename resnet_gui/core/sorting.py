@@ -49,6 +49,8 @@ class SortReport:
     moved: bool
     per_folder: Counter = field(default_factory=Counter)
     already_sorted: int = 0
+    #: Files an earlier run copied whose sources this (move) run deleted.
+    finished_moves: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     stopped: bool = False
 
@@ -64,6 +66,8 @@ class SortReport:
         text = f"{verb} {self.sorted_count} file(s)" + (f": {parts}" if parts else "")
         if self.already_sorted:
             text += f"; {self.already_sorted} already sorted"
+        if self.finished_moves:
+            text += f" ({self.finished_moves} sources of earlier copies removed)"
         if self.unreadable:
             text += f"; {len(self.unreadable)} unreadable, left in place"
         return text + ("; stopped" if self.stopped else "")
@@ -116,6 +120,19 @@ def _copy_whole(source: Path, folder: Path) -> Path:
     finally:
         if partial.exists():
             partial.unlink()
+
+
+def _drop_if_same(source: Path, copy: Path) -> bool:
+    """Delete ``source`` if ``copy`` holds the same bytes; True when deleted."""
+    try:
+        if source.stat().st_size == copy.stat().st_size and file_digest(source) == file_digest(
+            copy
+        ):
+            source.unlink()
+            return True
+    except OSError:
+        pass
+    return False
 
 
 def _read_done(csv_path: Path) -> dict[str, str]:
@@ -187,6 +204,13 @@ def sort_into(
         writer = csv.writer(fh)
         if new_file:
             writer.writerow(SORT_FIELDS)
+        if move:  # a file copied by an earlier run: now that a move is asked, finish it
+            for p in paths:
+                key = str(Path(p).resolve())
+                if key in done and _drop_if_same(Path(key), Path(done[key])):
+                    writer.writerow([key, done[key], "", "", "moved", ""])
+                    report.finished_moves += 1
+            fh.flush()
         handled = report.already_sorted
         if progress:
             progress(handled, len(paths))

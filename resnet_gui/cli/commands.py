@@ -1,9 +1,4 @@
-"""The command line: ``resnet-gui [gui] | scan | train | predict | evaluate | cache``.
-
-Usage and data errors print one line on stderr and exit with status 2 (``--debug`` shows the
-traceback). Nothing here imports TensorFlow or Qt at module level: ``resnet-gui`` opens the window
-before TensorFlow loads.
-"""
+"""The commands that train and use models: gui, scan, train, predict, evaluate, cache."""
 
 from __future__ import annotations
 
@@ -14,189 +9,9 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
-from resnet_gui import __version__
-from resnet_gui.core.archs import ARCHITECTURES
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
-
-SUBCOMMANDS = ("gui", "scan", "train", "predict", "evaluate", "cache")
-EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line arguments (exit status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line and status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = _Parser(
-        prog="resnet-gui",
-        description="Train and use ResNet image classifiers. With no command, opens the app.",
-    )
-    parser.add_argument("--version", action="version", version=f"resnet-gui {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true",
-        help="show tracebacks of errors and TensorFlow's own start-up messages",
-    )
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-
-    g = sub.add_parser("gui", help="open the desktop app (the default)")
-    g.add_argument("--data", help="dataset folder to open in the Training tab")
-    g.add_argument("--model", help="model file to load in the Inference tab")
-    g.add_argument("--demo", action="store_true", help="open the bundled demo data set")
-    g.add_argument(
-        "--evaluate", metavar="DATA",
-        help="open the Evaluation tab on this class-per-folder tree (with --model)",
-    )
-    g.add_argument("images", nargs="*", help="images or folders to classify at once")
-
-    s = sub.add_parser("scan", help="check a dataset folder (one subfolder per class)")
-    s.add_argument("data_dir")
-    s.add_argument("--format", choices=("table", "json"), default="table")
-
-    t = sub.add_parser("train", help="train a classifier on a dataset folder")
-    t.add_argument("data_dir")
-    t.add_argument("--out", required=True, help="where to save the model (.keras)")
-    t.add_argument(
-        "--arch",
-        default="auto",
-        help="auto (default: resnet50 with ImageNet weights when available, else resnet18), "
-        + ", ".join(ARCHITECTURES),
-    )
-    t.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH")
-    t.add_argument("--image-size", type=_positive_int, help="input side in pixels (auto)")
-    t.add_argument("--epochs", type=_positive_int, help="number of epochs (auto)")
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
-    v = t.add_mutually_exclusive_group()
-    v.add_argument("--val-split", type=_fraction, default=0.2)
-    v.add_argument("--val-dir", help="a separate validation folder with the same classes")
-    f = t.add_mutually_exclusive_group()
-    f.add_argument("--freeze-base", action="store_true", help="train only the head")
-    f.add_argument(
-        "--fine-tune-layers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="after training the head, also fine-tune the top N residual blocks",
-    )
-    t.add_argument(
-        "--augment",
-        default="auto",
-        help=f"comma list of {','.join(AUGMENTATIONS)}; 'all'; 'none'; or 'auto' (the default: "
-        f"{','.join(DEFAULT_AUGMENT)}, without flip when the classes change when mirrored, "
-        "as digits and letters do)",
-    )
-    t.add_argument("--seed", type=int, default=42)
-    t.add_argument(
-        "--feature-views", type=int, default=0, metavar="K",
-        help="frozen backbone: also cache K augmented views of each training image (default 0)",
-    )
-    t.add_argument(
-        "--no-feature-cache", action="store_true",
-        help="frozen backbone: run the backbone every epoch instead of caching its features",
-    )
-    t.add_argument("--width", type=_positive_int, help="ResNet-18/34 first-stage width (auto)")
-
-    p = sub.add_parser("predict", help="classify images or folders")
-    p.add_argument("model")
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--top-k", type=_positive_int, default=3)
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument(
-        "--min-confidence", type=_fraction, default=0.0, metavar="P",
-        help="mark predictions whose top probability is below P as uncertain",
-    )
-
-    e = sub.add_parser("evaluate", help="measure a model on a labelled dataset folder")
-    e.add_argument("model")
-    e.add_argument("data_dir")
-    e.add_argument("--format", choices=("table", "json"), default="table")
-    e.add_argument(
-        "--robustness", action="store_true",
-        help="also measure accuracy on corrupted copies (blur, darker, brighter, jpeg, noise, "
-        "rotate; about 7x the time)",
-    )
-
-    c = sub.add_parser("cache", help="show or clear the feature cache")
-    c.add_argument("action", choices=("info", "clear"))
-    return parser
-
-
-def _normalise_argv(argv: list[str]) -> list[str]:
-    """Insert the implicit 'gui' command: ``resnet-gui --demo`` == ``resnet-gui gui --demo``."""
-    i = 0
-    while i < len(argv) and argv[i] == "--debug":
-        i += 1
-    rest = argv[i:]
-    if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help", "--version")):
-        return argv[:i] + ["gui"] + rest
-    return argv
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``resnet-gui`` command; returns the exit status."""
-    args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
-    debug = "--debug" in args_list
-    if debug:
-        import os
-
-        from resnet_gui.core.tfsetup import DEBUG_ENV
-
-        os.environ[DEBUG_ENV] = "1"  # before TensorFlow loads, here and in child processes
-    from resnet_gui.core.errors import ResnetGuiError
-
-    try:
-        args = build_parser().parse_args(args_list)
-        handler = {
-            "gui": cmd_gui,
-            "scan": cmd_scan,
-            "train": cmd_train,
-            "predict": cmd_predict,
-            "evaluate": cmd_evaluate,
-            "cache": cmd_cache,
-        }[args.command]
-        return handler(args)
-    except (UsageError, ResnetGuiError) as exc:
-        if debug:
-            raise
-        print(f"resnet-gui: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("resnet-gui: interrupted", file=sys.stderr)
-        return 130
-
-
-def main_gui() -> int:
-    """Entry point of the windowed launcher (no console)."""
-    return main()
-
-
-# ------------------------------------------------------------------------------------ commands
+from resnet_gui.cli.common import EXIT_FAILED_INPUTS, EXIT_OK, UsageError, load_classifier
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -326,9 +141,15 @@ def _main_thread() -> bool:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify images and folders; exit 1 when any input failed."""
-    from resnet_gui.core.inference import Classifier, expand_inputs, prediction_rows
+    from resnet_gui.core.inference import expand_inputs, prediction_rows
 
-    clf = Classifier.load(args.model)
+    if args.move and not args.sort_into:
+        raise UsageError("--move needs --sort-into OUT")
+    if args.sort_into:
+        from resnet_gui.cli.tools import sort_command
+
+        return sort_command(args)
+    clf = load_classifier(args)
     paths = expand_inputs(args.paths)
     if not paths:
         raise UsageError("no images found in the given paths")
@@ -361,9 +182,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Print accuracy, per-class metrics, the confusion matrix, suspected label errors,
     calibration and (with --robustness) accuracy on corrupted copies."""
     from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
 
-    clf = Classifier.load(args.model)
+    clf = load_classifier(args)
     rep = evaluate(clf, args.data_dir, robustness=args.robustness)
     if args.format == "json":
         print(json.dumps(rep.to_dict(), indent=2, ensure_ascii=False))
@@ -411,7 +231,3 @@ def cmd_cache(args: argparse.Namespace) -> int:
         n, size = cache.usage()
         print(f"{cache.root}: {n} files, {size / 1e6:.1f} MB (limit {cache.max_bytes / 1e6:.0f} MB)")
     return EXIT_OK
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The argument parser of every subcommand (one home for the CLI's interface)."""
+
+from __future__ import annotations
+
+import argparse
+
+from resnet_gui import __version__
+from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
+from resnet_gui.core.archs import ARCHITECTURES
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.export import EXPORT_FORMATS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = Parser(
+        prog="resnet-gui",
+        description="Train and use ResNet image classifiers. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"resnet-gui {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show tracebacks of errors and TensorFlow's own start-up messages",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    g = sub.add_parser("gui", help="open the desktop app (the default)")
+    g.add_argument("--data", help="dataset folder to open in the Training tab")
+    g.add_argument("--model", help="model file to load in the Inference tab")
+    g.add_argument("--demo", action="store_true", help="open the bundled demo data set")
+    g.add_argument(
+        "--evaluate", metavar="DATA",
+        help="open the Evaluation tab on this class-per-folder tree (with --model)",
+    )
+    g.add_argument("images", nargs="*", help="images or folders to classify at once")
+
+    s = sub.add_parser("scan", help="check a dataset folder (one subfolder per class)")
+    s.add_argument("data_dir")
+    s.add_argument("--format", choices=("table", "json"), default="table")
+
+    t = sub.add_parser("train", help="train a classifier on a dataset folder")
+    t.add_argument("data_dir")
+    t.add_argument("--out", required=True, help="where to save the model (.keras)")
+    t.add_argument(
+        "--arch",
+        default="auto",
+        help="auto (default: resnet50 with ImageNet weights when available, else resnet18), "
+        + ", ".join(ARCHITECTURES),
+    )
+    t.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH")
+    t.add_argument("--image-size", type=positive_int, help="input side in pixels (auto)")
+    t.add_argument("--epochs", type=positive_int, help="number of epochs (auto)")
+    t.add_argument("--batch-size", type=positive_int, default=32)
+    t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
+    v = t.add_mutually_exclusive_group()
+    v.add_argument("--val-split", type=fraction, default=0.2)
+    v.add_argument("--val-dir", help="a separate validation folder with the same classes")
+    f = t.add_mutually_exclusive_group()
+    f.add_argument("--freeze-base", action="store_true", help="train only the head")
+    f.add_argument(
+        "--fine-tune-layers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after training the head, also fine-tune the top N residual blocks",
+    )
+    t.add_argument(
+        "--augment",
+        default="auto",
+        help=f"comma list of {','.join(AUGMENTATIONS)}; 'all'; 'none'; or 'auto' (the default: "
+        f"{','.join(DEFAULT_AUGMENT)}, without flip when the classes change when mirrored, "
+        "as digits and letters do)",
+    )
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--feature-views", type=int, default=0, metavar="K",
+        help="frozen backbone: also cache K augmented views of each training image (default 0)",
+    )
+    t.add_argument(
+        "--no-feature-cache", action="store_true",
+        help="frozen backbone: run the backbone every epoch instead of caching its features",
+    )
+    t.add_argument("--width", type=positive_int, help="ResNet-18/34 first-stage width (auto)")
+
+    p = sub.add_parser("predict", help="classify images or folders")
+    p.add_argument("model")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--top-k", type=positive_int, default=3)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument(
+        "--min-confidence", type=fraction, default=0.0, metavar="P",
+        help="mark predictions whose top probability is below P as uncertain (with "
+        "--sort-into: put them in OUT/_uncertain)",
+    )
+    p.add_argument(
+        "--sort-into", metavar="OUT",
+        help="copy each image into OUT/<predicted class>/ and record all in OUT/predictions.csv",
+    )
+    p.add_argument(
+        "--move", action="store_true",
+        help="with --sort-into: move instead of copy (a source is deleted only after its copy "
+        "is verified)",
+    )
+    add_input_scale(p)
+
+    e = sub.add_parser("evaluate", help="measure a model on a labelled dataset folder")
+    e.add_argument("model")
+    e.add_argument("data_dir")
+    e.add_argument("--format", choices=("table", "json"), default="table")
+    e.add_argument(
+        "--robustness", action="store_true",
+        help="also measure accuracy on corrupted copies (blur, darker, brighter, jpeg, noise, "
+        "rotate; about 7x the time)",
+    )
+
+    add_input_scale(e)
+
+    x = sub.add_parser("explain", help="show where the model looked (Grad-CAM overlays)")
+    x.add_argument("model")
+    x.add_argument("images", nargs="+", help="images or folders")
+    x.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="the overlay PNG for one image; a folder for several",
+    )
+    x.add_argument("--class", dest="label", metavar="LABEL",
+                   help="explain this class (default: the predicted one)")
+    x.add_argument("--heatmap", action="store_true",
+                   help="also write the raw heat-map as <stem>_heatmap.png (8-bit greyscale)")
+    add_input_scale(x)
+
+    o = sub.add_parser("export", help="export a model to SavedModel, TFLite or ONNX")
+    o.add_argument("model")
+    o.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS))
+    o.add_argument("--out", required=True, metavar="PATH",
+                   help="a folder (savedmodel) or a .tflite / .onnx file")
+    o.add_argument("--check", metavar="DATA",
+                   help="run the export in its own runtime on these images and compare with the "
+                   "model (exit 1 below 0.99 top-1 agreement, 0.97 for int8)")
+    o.add_argument("--int8", action="store_true",
+                   help="tflite: quantise to int8 (needs --calibration)")
+    o.add_argument("--calibration", metavar="DATA",
+                   help="typical images used to quantise an int8 model")
+    add_input_scale(o)
+
+    c = sub.add_parser("cache", help="show or clear the feature cache")
+    c.add_argument("action", choices=("info", "clear"))
+    return parser
+
+
