@@ -89,12 +89,18 @@ def _candidates(folder: Path, name: str) -> Iterable[Path]:
         yield folder / f"{stem} ({k}){suffix}"
 
 
-def _same_file_there(source: Path, folder: Path, digest: str) -> Path | None:
-    """A file in ``folder`` under the source's name (or a suffixed one) with the same bytes."""
+def _same_file_there(
+    source: Path, folder: Path, digest: str, claimed: set[str]
+) -> Path | None:
+    """An unclaimed file in ``folder`` under the source's name (or a suffixed one) with the same
+    bytes: the copy of an interrupted run. Files recorded for other sources are ``claimed``
+    (two identical photos stay two files)."""
     size = source.stat().st_size
     for cand in _candidates(folder, source.name):
         if not cand.exists():
             return None
+        if str(cand) in claimed:
+            continue
         if cand.stat().st_size == size and file_digest(cand) == digest:
             return cand
     return None
@@ -135,16 +141,20 @@ def _drop_if_same(source: Path, copy: Path) -> bool:
     return False
 
 
-def _read_done(csv_path: Path) -> dict[str, str]:
-    """old path -> new path of files a previous run sorted (and whose copy still exists)."""
+def _read_done(csv_path: Path) -> tuple[dict[str, str], set[str]]:
+    """(old path -> new path of files a previous run sorted whose copy still exists, every
+    destination path recorded)."""
     done: dict[str, str] = {}
+    claimed: set[str] = set()
     if not csv_path.is_file():
-        return done
+        return done, claimed
     with csv_path.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            if row.get("status") in ("copied", "moved") and Path(row["new_path"]).is_file():
-                done[row["old_path"]] = row["new_path"]
-    return done
+            if row.get("status") in ("copied", "moved") and row.get("new_path"):
+                claimed.add(row["new_path"])
+                if Path(row["new_path"]).is_file():
+                    done[row["old_path"]] = row["new_path"]
+    return done, claimed
 
 
 def _clean_partials(out: Path) -> None:
@@ -191,7 +201,7 @@ def sort_into(
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     _clean_partials(out)
     csv_path = out / SORT_CSV
-    done = _read_done(csv_path)
+    done, claimed = _read_done(csv_path)
     report = SortReport(str(out), move)
     paths = [
         p for p in expand_inputs(inputs)
@@ -219,7 +229,7 @@ def sort_into(
             should_stop=should_stop,
         ):
             for pred in batch:
-                writer.writerow(_sort_one(pred, out, move, report))
+                writer.writerow(_sort_one(pred, out, move, report, claimed))
                 fh.flush()
             handled += len(batch)
             if progress:
@@ -228,7 +238,9 @@ def sort_into(
     return report
 
 
-def _sort_one(pred: Prediction, out: Path, move: bool, report: SortReport) -> list[str]:
+def _sort_one(
+    pred: Prediction, out: Path, move: bool, report: SortReport, claimed: set[str]
+) -> list[str]:
     source = Path(pred.path).resolve()
     if pred.error or pred.top is None:
         report.unreadable.append((str(source), pred.error or "unreadable"))
@@ -238,7 +250,7 @@ def _sort_one(pred: Prediction, out: Path, move: bool, report: SortReport) -> li
     folder = out / folder_name
     try:
         digest = file_digest(source)
-        target = _same_file_there(source, folder, digest) if folder.is_dir() else None
+        target = _same_file_there(source, folder, digest, claimed) if folder.is_dir() else None
         if target is None:
             target = _copy_whole(source, folder)
             if target.stat().st_size != source.stat().st_size or file_digest(target) != digest:
@@ -249,6 +261,7 @@ def _sort_one(pred: Prediction, out: Path, move: bool, report: SortReport) -> li
     except OSError as exc:
         report.unreadable.append((str(source), f"not sorted: {exc.strerror or exc}"))
         return [str(source), "", label, f"{prob:.6f}", "failed", str(exc.strerror or exc)]
+    claimed.add(str(target))
     report.per_folder[folder_name] += 1
     return [str(source), str(target), label, f"{prob:.6f}", "moved" if move else "copied", ""]
 
