@@ -11,13 +11,13 @@ stretched back the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from resnet_gui.core.errors import InputError
+from resnet_gui.core.errors import ImageError, InputError
 from resnet_gui.core.images import open_image, resize_square
 from resnet_gui.core.modelfile import scale_pixels
 from resnet_gui.core.modelgraph import Chain, layer_chain
@@ -198,3 +198,44 @@ def _save_png(img: Image.Image, path: str) -> str:
             os.unlink(tmp)
     return path
 
+
+
+def explained_thumbnails(
+    classifier: Classifier,
+    paths: Sequence[str],
+    size: int = 96,
+    *,
+    opacity: float = DEFAULT_OPACITY,
+    batch_size: int = 16,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[list[tuple[str, np.ndarray | None]]]:
+    """Overlay thumbnails (heat-map of the predicted class over the photo) for the app's cards.
+
+    Yields one list per batch of (path, upright RGB uint8 thumbnail with the overlay, or None
+    when the file cannot be decoded). Each photo is decoded once.
+    """
+    for start in range(0, len(paths), batch_size):
+        if should_stop is not None and should_stop():
+            return
+        chunk = paths[start : start + batch_size]
+        squares: list[np.ndarray] = []
+        thumbs: list[np.ndarray | None] = []
+        for path in chunk:
+            try:
+                img = open_image(path, draft=max(size, classifier.image_size))
+            except ImageError:
+                thumbs.append(None)
+                continue
+            squares.append(np.asarray(resize_square(img, classifier.image_size), np.uint8))
+            img.thumbnail((size, size))
+            thumbs.append(np.asarray(img, np.uint8))
+        cams = grad_cam(classifier, np.stack(squares))[0] if squares else []
+        out: list[tuple[str, np.ndarray | None]] = []
+        k = 0
+        for path, thumb in zip(chunk, thumbs, strict=True):
+            if thumb is None:
+                out.append((path, None))
+                continue
+            out.append((path, overlay(thumb, cams[k], opacity)))
+            k += 1
+        yield out

@@ -9,9 +9,11 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -21,9 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_gui.core.modelfile import INPUT_SCALES, MODEL_SUFFIXES
+from resnet_gui.ui.explain_cards import ExplainCards
+from resnet_gui.ui.model_dialogs import SortDialog
 from resnet_gui.ui.widgets.drop_zone import paths_from_mime
 from resnet_gui.ui.widgets.prediction_card import PredictionCard
 from resnet_gui.ui.workers import (
+    NEEDS_INPUT_SCALE,
     ThreadPool,
     Worker,
     WorkFn,
@@ -33,10 +39,17 @@ from resnet_gui.ui.workers import (
 )
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 COLUMNS = 3
+#: How a model made elsewhere may expect its pixels, as the question offers them.
+SCALE_CHOICES = {
+    "0-1": "0 to 1 (pixels / 255)",
+    "-1-1": "-1 to 1 (pixels / 127.5 - 1; Teachable Machine, MobileNet)",
+    "0-255": "0 to 255 (raw pixels)",
+}
 
 
-class InferenceTab(QWidget):
+class InferenceTab(ExplainCards, QWidget):
     """See the module docstring."""
 
     status = Signal(str)
@@ -52,6 +65,7 @@ class InferenceTab(QWidget):
         self.queue: list[str] = []
         self.predict_worker: Worker | None = None
         self.load_worker: Worker | None = None
+        self.explain_worker: Worker | None = None
         self.setAcceptDrops(True)
         self._build()
         self._update_enabled()
@@ -99,9 +113,19 @@ class InferenceTab(QWidget):
         self.copy_button.clicked.connect(self.copy_results)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.export_csv_dialog)
+        self.sort_button = QPushButton("Sort into folders…")
+        self.sort_button.setToolTip("Copy or move a folder of photos into one folder per class")
+        self.sort_button.clicked.connect(self.sort_dialog)
         for b in (self.add_button, self.paste_button, self.clear_button, self.copy_button,
-                  self.export_button):
+                  self.export_button, self.sort_button):
             actions.addWidget(b)
+        self.explain_box = QCheckBox("Show where it looked")
+        self.explain_box.setToolTip(
+            "Overlay each photo with a Grad-CAM heat-map of the predicted class "
+            "(double-click a card for a larger view)"
+        )
+        self.explain_box.toggled.connect(self._explain_toggled)
+        actions.addWidget(self.explain_box)
         actions.addStretch(1)
         self.count_label = QLabel("")
         actions.addWidget(self.count_label)
@@ -129,6 +153,8 @@ class InferenceTab(QWidget):
         has_model = self.classifier is not None
         self.add_button.setEnabled(has_model)
         self.paste_button.setEnabled(has_model)
+        self.sort_button.setEnabled(has_model)
+        self.explain_box.setEnabled(has_model)
         tip = "" if has_model else "Load a model first"
         self.add_button.setToolTip(tip)
         self.clear_button.setEnabled(bool(self.cards))
@@ -140,13 +166,13 @@ class InferenceTab(QWidget):
     # ------------------------------------------------------------------ models
     def choose_model(self) -> None:
         """Ask for a model file and load it."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Keras model (*.keras)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", MODEL_FILTER)
         if path:
             self.load_model(path)
 
-    def load_model(self, path: str) -> None:
-        """Load a ``.keras`` file in the background (errors become a dialog)."""
-        self._start_load(load_model_work(str(path)), f"Loading {path}…")
+    def load_model(self, path: str, input_scale: str | None = None) -> None:
+        """Load a ``.keras`` or ``.h5`` file in the background (errors become a dialog)."""
+        self._start_load(load_model_work(str(path), input_scale), f"Loading {path}…")
 
     def load_imagenet(self) -> None:
         """Load the stock ImageNet ResNet-50 (weights from the Keras cache or the network)."""
@@ -155,7 +181,7 @@ class InferenceTab(QWidget):
     def _start_load(self, work: WorkFn, message: str) -> None:
         self.model_info.setText(message)
         self.load_worker = self.pool.submit(work, name="load", connect={
-            "returned": self.set_classifier,
+            "returned": self._loaded,
             "errored": self._load_failed,
             "finished": self._load_finished,
         })
@@ -172,10 +198,35 @@ class InferenceTab(QWidget):
         self.model_failed.emit(message)
         QMessageBox.critical(self, "Cannot load model", message)
 
+    def ask_input_scale(self, path: str, message: str) -> str | None:
+        """Ask how a model made elsewhere expects its pixels (None: cancelled)."""
+        labels = list(SCALE_CHOICES.values())
+        choice, ok = QInputDialog.getItem(
+            self, "How does this model expect its pixels?",
+            f"{Path(path).name} does not say how its input pixels are scaled.\n"
+            "Choose what it was trained with:", labels, 0, False,
+        )
+        return list(SCALE_CHOICES)[labels.index(choice)] if ok and choice in labels else None
+
+    @Slot(object)
+    def _loaded(self, result: Any) -> None:
+        if isinstance(result, tuple) and result and result[0] == NEEDS_INPUT_SCALE:
+            _, path, message = result
+            scale = self.ask_input_scale(path, message)
+            if scale in INPUT_SCALES:
+                self.load_model(path, scale)
+            else:
+                self.model_info.setText(f"Not loaded: {message}")
+            return
+        self.set_classifier(result)
+
     @Slot(object)
     def set_classifier(self, classifier: Any) -> None:
         """Use ``classifier`` (a core Classifier) for new predictions."""
         self.classifier = classifier
+        self.explain_box.setChecked(False)
+        for card in self.cards:
+            card.set_overlay(None)  # overlays of another model
         info = classifier.info
         classes = classifier.class_names
         shown = ", ".join(classes[:12]) + (f", … ({len(classes)} in all)" if len(classes) > 12 else "")
@@ -190,9 +241,11 @@ class InferenceTab(QWidget):
             parts.append(f"trained {info['trained_at']}")
         if info.get("source"):
             parts.append(str(info["source"]))
+        if info.get("assumed"):
+            parts.append("<i>assumed: " + "; ".join(info["assumed"]) + "</i>")
         self.model_info.setText(" · ".join(parts))
         self.status.emit("Model ready")
-        if info.get("source") and Path(str(info["source"])).suffix == ".keras":
+        if info.get("source") and Path(str(info["source"])).suffix.lower() in MODEL_SUFFIXES:
             self.model_loaded.emit(str(info["source"]))
         self._update_enabled()
         self.classifier_changed.emit(classifier)
@@ -222,9 +275,9 @@ class InferenceTab(QWidget):
             self.add_paths([str(target)])
 
     def open_paths(self, paths: list[Path]) -> None:
-        """What a drop or paste does: a ``.keras`` file loads a model, the rest are classified."""
-        models = [p for p in paths if p.suffix.lower() == ".keras"]
-        others = [str(p) for p in paths if p.suffix.lower() != ".keras"]
+        """What a drop or paste does: a model file loads a model, the rest are classified."""
+        models = [p for p in paths if p.suffix.lower() in MODEL_SUFFIXES]
+        others = [str(p) for p in paths if p.suffix.lower() not in MODEL_SUFFIXES]
         if models:
             self.load_model(str(models[0]))
         if others:
@@ -282,10 +335,12 @@ class InferenceTab(QWidget):
             preds = item.get("predictions") or []
             # The threshold may have changed since this batch's worker started.
             item["uncertain"] = bool(preds) and preds[0]["probability"] < self.min_confidence
-            card = PredictionCard(item)
+            card = self._make_card(item)
             n = len(self.cards)
             self.grid.addWidget(card, n // COLUMNS, n % COLUMNS)
             self.cards.append(card)
+        if self.explain_box.isChecked():
+            self._start_explain()
         failed = sum(1 for c in self.cards if c.result.get("error"))
         self.count_label.setText(
             f"{len(self.cards)} image(s)" + (f", {failed} could not be read" if failed else "")
@@ -305,15 +360,32 @@ class InferenceTab(QWidget):
             uncertain = bool(preds) and preds[0]["probability"] < self.min_confidence
             if uncertain == bool(card.result.get("uncertain")):
                 continue
-            fresh = PredictionCard({**card.result, "uncertain": uncertain})
+            fresh = self._make_card({**card.result, "uncertain": uncertain}, card.overlay)
             self.grid.replaceWidget(card, fresh)
             card.deleteLater()
             self.cards[i] = fresh
+
+    def _make_card(self, result: dict, overlay: Any = None) -> PredictionCard:
+        card = PredictionCard(result)
+        card.activated.connect(self.show_explanation)
+        card.set_overlay(overlay)
+        card.show_overlay(self.explain_box.isChecked())
+        return card
+
+    def sort_dialog(self) -> SortDialog | None:
+        """Open the "Sort into folders" dialog (returned for tests)."""
+        if self.classifier is None:
+            return None
+        dialog = SortDialog(self.pool, self.classifier, self.min_confidence, parent=self)
+        dialog.open()
+        return dialog
 
     def clear(self) -> None:
         """Remove all cards."""
         if self.predict_worker is not None:
             self.predict_worker.stop()
+        if self.explain_worker is not None:
+            self.explain_worker.stop()
         self.queue = []
         for card in self.cards:
             self.grid.removeWidget(card)

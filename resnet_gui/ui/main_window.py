@@ -80,6 +80,9 @@ class MainWindow(QMainWindow):
             "Save model as…", QKeySequence.StandardKey.Save, self.training_tab.save_model_dialog
         )
         file_menu.addAction(self.save_model_action)
+        self.export_model_action = self._action("Export model…", None, self.export_model_dialog)
+        self.export_model_action.setEnabled(False)
+        file_menu.addAction(self.export_model_action)
         file_menu.addSeparator()
         self.recent_folders_menu = file_menu.addMenu("Recent folders")
         self.recent_models_menu = file_menu.addMenu("Recent models")
@@ -140,6 +143,18 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export plot", "training.png", "PNG (*.png)")
         if path:
             self.training_tab.plot.export_png(path)
+
+    def export_model_dialog(self) -> Any:
+        """File > Export model…: SavedModel, TFLite or ONNX, checked in its own runtime."""
+        from resnet_gui.ui.model_dialogs import ExportDialog
+
+        classifier = self.inference_tab.classifier or self.training_tab.classifier
+        if classifier is None:
+            return None
+        report = self.training_tab.report
+        dialog = ExportDialog(self.pool, classifier, str(report.root) if report else "", self)
+        dialog.open()
+        return dialog
 
     def clear_feature_cache(self, confirm: bool = True) -> None:
         """Delete the cached backbone features (they are recomputed when needed)."""
@@ -222,6 +237,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _classifier_changed(self, classifier: Any) -> None:
+        self.export_model_action.setEnabled(True)
         self.evaluation_tab.set_classifier(classifier)
         if self._pending_evaluation:
             folder, self._pending_evaluation = self._pending_evaluation, None
@@ -245,6 +261,7 @@ class MainWindow(QMainWindow):
                                  unusable=[], warnings=[])
         self.evaluation_tab.set_validation(validation)
         self.evaluation_tab.set_classifier(self.training_tab.classifier)
+        self.export_model_action.setEnabled(self.training_tab.classifier is not None)
 
     def show_status(self, text: str) -> None:
         """Show a transient message in the status bar."""

@@ -203,13 +203,22 @@ def tensorflow_work() -> WorkFn:
     return work
 
 
-def load_model_work(path: str) -> WorkFn:
-    """Load a model file off the GUI thread; the result is a core Classifier."""
+#: What :func:`load_model_work` returns for a model that does not say how its input is scaled.
+NEEDS_INPUT_SCALE = "needs-input-scale"
+
+
+def load_model_work(path: str, input_scale: str | None = None) -> WorkFn:
+    """Load a model file off the GUI thread; the result is a core Classifier, or
+    ``(NEEDS_INPUT_SCALE, path, message)`` when the user must say how pixels are scaled."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         from resnet_gui.core.inference import Classifier
+        from resnet_gui.core.modelfile import InputScaleNeeded
 
-        return Classifier.load(path)
+        try:
+            return Classifier.load(path, input_scale)
+        except InputScaleNeeded as exc:
+            return (NEEDS_INPUT_SCALE, path, str(exc))
 
     return work
 
@@ -282,5 +291,69 @@ def thumbnails_work(paths: list[str], size: int = 96) -> WorkFn:
             except ImageError:
                 emit((path, None))
         return len(paths)
+
+    return work
+
+
+def explain_work(classifier: Any, paths: list[str], size: int = 96) -> WorkFn:
+    """Grad-CAM overlay thumbnails; each progress event is a list of (path, array or None)."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.explain import explained_thumbnails
+
+        for batch in explained_thumbnails(classifier, paths, size, should_stop=should_stop):
+            emit(batch)
+        return len(paths)
+
+    return work
+
+
+def explain_one_work(classifier: Any, path: str) -> WorkFn:
+    """One photo at full size with its heat-map: the result is (RGB array, heat-map, label)."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        import numpy as np
+
+        from resnet_gui.core.explain import explain
+        from resnet_gui.core.images import open_image
+
+        img = open_image(path)
+        img.thumbnail((1024, 1024))
+        label = classifier.class_names[int(np.argmax(classifier.predict_arrays([np.asarray(img)])))]
+        return np.asarray(img, np.uint8), explain(classifier, img, label), label
+
+    return work
+
+
+def sort_work(classifier: Any, inputs: list[str], out: str, move: bool,
+              min_confidence: float) -> WorkFn:
+    """``core.sorting.sort_into``; progress is (done, total); the result is a SortReport."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.sorting import sort_into
+
+        return sort_into(classifier, inputs, out, move=move, min_confidence=min_confidence,
+                         progress=lambda d, t: emit((d, t)), should_stop=should_stop)
+
+    return work
+
+
+def export_work(classifier: Any, fmt: str, out: str, int8: bool, calibration: str | None,
+                check: str | None) -> WorkFn:
+    """Export, then (with ``check``) compare in the export's runtime; progress is a text line;
+    the result is (Exported, CheckResult or None)."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.export import add_check_to_card, check_export, export_model
+
+        emit(f"Exporting {fmt}…")
+        exported = export_model(classifier, fmt, out, int8=int8, calibration=calibration)
+        if not check or should_stop():
+            return exported, None
+        emit(f"Checking {exported.path.name} in its own runtime…")
+        result = check_export(exported, fmt, classifier, check, int8=int8,
+                              should_stop=should_stop)
+        add_check_to_card(exported, result)
+        return exported, result
 
     return work

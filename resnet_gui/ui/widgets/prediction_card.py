@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -30,11 +30,19 @@ def pixmap_from_array(arr: np.ndarray) -> QPixmap:
 
 
 class PredictionCard(QFrame):
-    """Shows a result dict as made by ``predict_work`` (path, predictions, error, thumbnail)."""
+    """Shows a result dict as made by ``predict_work`` (path, predictions, error, thumbnail).
+
+    The thumbnail can switch to a Grad-CAM overlay (:meth:`set_overlay`, :meth:`show_overlay`);
+    a double-click emits ``activated`` with the photo's path.
+    """
+
+    activated = Signal(str)
 
     def __init__(self, result: dict, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = result
+        self.overlay: np.ndarray | None = None
+        self._showing_overlay = False
         self.setObjectName("predictionCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet(
@@ -45,15 +53,13 @@ class PredictionCard(QFrame):
         outer = QHBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
         thumb = QLabel()
+        self.thumb = thumb
         thumb.setFixedSize(THUMB, THUMB)
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         if result.get("thumbnail") is not None:
-            pix = pixmap_from_array(result["thumbnail"])
-            # Small images are shown enlarged to the card's thumbnail size, large ones shrunk.
-            thumb.setPixmap(pix.scaled(
-                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            ))
+            self._set_thumb(result["thumbnail"])
+            if not result.get("error"):
+                self.setToolTip("Double-click to see where the model looked")
         else:
             thumb.setText("✕")
             thumb.setStyleSheet("color: #b00; font-size: 28px;")
@@ -99,6 +105,34 @@ class PredictionCard(QFrame):
             body.addLayout(grid)
         body.addStretch(1)
         outer.addLayout(body, 1)
+
+    def _set_thumb(self, arr: np.ndarray) -> None:
+        # Small images are shown enlarged to the card's thumbnail size, large ones shrunk.
+        self.thumb.setPixmap(pixmap_from_array(arr).scaled(
+            THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        ))
+
+    def set_overlay(self, arr: np.ndarray | None) -> None:
+        """Keep the Grad-CAM overlay thumbnail (shown while :meth:`show_overlay` is on)."""
+        self.overlay = arr
+        self.show_overlay(self._showing_overlay)
+
+    def show_overlay(self, on: bool) -> None:
+        """Show the overlay (when there is one) or the plain thumbnail."""
+        self._showing_overlay = on
+        arr = self.overlay if on and self.overlay is not None else self.result.get("thumbnail")
+        if arr is not None:
+            self._set_thumb(arr)
+
+    @property
+    def showing_overlay(self) -> bool:
+        """True while the thumbnail shows the Grad-CAM overlay."""
+        return self._showing_overlay and self.overlay is not None
+
+    def mouseDoubleClickEvent(self, event: object) -> None:  # noqa: N802 - Qt API
+        if not self.result.get("error"):
+            self.activated.emit(self.result["path"])
 
     @property
     def top_label(self) -> str | None:

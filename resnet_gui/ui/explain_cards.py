@@ -1,0 +1,71 @@
+"""The inference tab's "Show where it looked": Grad-CAM overlays on its cards, a larger view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QMessageBox
+
+from resnet_gui.ui.model_dialogs import ExplainView
+from resnet_gui.ui.workers import explain_work
+
+
+class ExplainCards:
+    """Mixin for the inference tab. Expects ``pool``, ``classifier``, ``cards``,
+    ``explain_box`` (the toggle), ``explain_worker`` and a ``status`` signal on the host."""
+
+    pool: Any
+    classifier: Any
+    cards: list
+    explain_box: Any
+    explain_worker: Any
+    status: Any
+
+    @Slot(bool)
+    def _explain_toggled(self, on: bool) -> None:
+        for card in self.cards:
+            card.show_overlay(on)
+        if on:
+            self._start_explain()
+
+    def _start_explain(self) -> None:
+        if self.explain_worker is not None or self.classifier is None:
+            return
+        todo = [c.result["path"] for c in self.cards
+                if c.overlay is None and not c.result.get("error")]
+        if not todo:
+            return
+        self.status.emit(f"Computing where the model looked for {len(todo)} photo(s)…")
+        self.explain_worker = self.pool.submit(
+            explain_work(self.classifier, todo), name="explain",
+            connect={"progressed": self._overlays_ready, "errored": self._explain_failed,
+                     "finished": self._explain_finished},
+        )
+
+    @Slot(object)
+    def _overlays_ready(self, batch: list) -> None:
+        arrays = dict(batch)
+        for card in self.cards:
+            arr = arrays.get(card.result["path"])
+            if arr is not None and card.overlay is None:
+                card.set_overlay(arr)
+
+    @Slot(str, str)
+    def _explain_failed(self, message: str, tb: str) -> None:
+        self.explain_box.setChecked(False)
+        QMessageBox.warning(self, "Cannot show where the model looked", message)
+
+    @Slot()
+    def _explain_finished(self) -> None:
+        self.explain_worker = None
+        if self.explain_box.isChecked() and any(
+            c.overlay is None and not c.result.get("error") for c in self.cards
+        ):
+            self._start_explain()  # cards added while this run was busy
+
+    @Slot(str)
+    def show_explanation(self, path: str) -> None:
+        """A larger view of one photo with its heat-map and an opacity slider."""
+        if self.classifier is not None:
+            ExplainView(self.pool, self.classifier, path, self).open()
