@@ -71,10 +71,16 @@ class InferenceTab(ExplainCards, QWidget):
         self._update_enabled()
 
     def _build(self) -> None:
+        self.explain_box = QCheckBox("Show where it looked")
+        self.explain_box.setToolTip(
+            "Overlay each photo with a Grad-CAM heat-map of the predicted class "
+            "(double-click a card for a larger view)"
+        )
+        self.explain_box.toggled.connect(self._explain_toggled)
         top = QHBoxLayout()
         self.load_button = QPushButton("Load model…")
         self.load_button.clicked.connect(self.choose_model)
-        self.imagenet_button = QPushButton("Use ImageNet ResNet-50")
+        self.imagenet_button = QPushButton("ImageNet ResNet-50")
         self.imagenet_button.setToolTip(
             "The stock ResNet-50 (1000 ImageNet classes); needs its weights in the Keras cache"
         )
@@ -96,6 +102,7 @@ class InferenceTab(ExplainCards, QWidget):
         )
         self.min_conf_spin.valueChanged.connect(self._refresh_uncertain)
         top.addWidget(self.min_conf_spin)
+        top.addWidget(self.explain_box)
         top.addStretch(1)
         self.model_info = QLabel("No model loaded. Load a .keras file, drop one here, or train one.")
         self.model_info.setWordWrap(True)
@@ -119,13 +126,6 @@ class InferenceTab(ExplainCards, QWidget):
         for b in (self.add_button, self.paste_button, self.clear_button, self.copy_button,
                   self.export_button, self.sort_button):
             actions.addWidget(b)
-        self.explain_box = QCheckBox("Show where it looked")
-        self.explain_box.setToolTip(
-            "Overlay each photo with a Grad-CAM heat-map of the predicted class "
-            "(double-click a card for a larger view)"
-        )
-        self.explain_box.toggled.connect(self._explain_toggled)
-        actions.addWidget(self.explain_box)
         actions.addStretch(1)
         self.count_label = QLabel("")
         actions.addWidget(self.count_label)
