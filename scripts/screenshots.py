@@ -118,6 +118,31 @@ def main() -> int:
     window.grab().save(str(OUT / "evaluation_robustness.png"))
     print(f"evaluation: accuracy {rep.accuracy:.3f}, robustness {rep.robustness}, "
           f"calibration {rep.calibration}")
+    # Where the model looked: overlays on the inference cards, then the larger view.
+    window.tabs.setCurrentWidget(inf)
+    inf.explain_box.setChecked(True)
+    assert wait(app, lambda: all(c.showing_overlay for c in inf.cards if c.top_label), 120)
+    app.processEvents()
+    window.grab().save(str(OUT / "explain.png"))
+    inf.show_explanation(inf.cards[0].result["path"])
+    view = next(w for w in app.topLevelWidgets() if w.windowTitle().startswith("Where the"))
+    view.resize(520, 600)
+    assert wait(app, lambda: view.heat is not None, 60), "the larger view did not fill"
+    app.processEvents()
+    view.grab().save(str(OUT / "explain_view.png"))
+    view.close()
+    # Export with a check, in the dialog.
+    export = window.export_model_dialog()
+    export.format_combo.setCurrentIndex(export.format_combo.findData("onnx"))
+    export.out_edit.setText(str(Path(tempfile.mkdtemp()) / "digits.onnx"))
+    export.check_edit.setText(str(held_back))
+    export.start()
+    assert wait(app, lambda: export.result is not None and export.worker is None, 300)
+    app.processEvents()
+    export.grab().save(str(OUT / "export.png"))
+    print(f"export: {export.status.text()}")
+    export.close()
+
     from resnet_gui.ui.resnet_help import ResNetHelpDialog
 
     dialog = ResNetHelpDialog(window)

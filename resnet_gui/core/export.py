@@ -264,8 +264,10 @@ def export_model(
 def _export(graph: Any, path: Path, keras_format: str, kwargs: dict) -> None:
     import warnings
 
+    from resnet_gui.core.tfsetup import filtered_stderr
+
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), filtered_stderr():
             warnings.simplefilter("ignore")  # tf2onnx's numpy deprecation notices
             graph.export(str(path), format=keras_format, verbose=False, **kwargs)
     except ImportError as exc:
@@ -404,6 +406,16 @@ def check_export(
     Raises:
         InputError: no readable image in ``data``.
     """
+    from resnet_gui.core.tfsetup import filtered_stderr
+
+    with filtered_stderr():  # LiteRT's notices about its CPU delegate
+        return _check(exported, fmt, classifier, data, int8, batch_size, should_stop)
+
+
+def _check(
+    exported: Exported | Path, fmt: str, classifier: Classifier, data: str | os.PathLike[str],
+    int8: bool, batch_size: int, should_stop: Callable[[], bool] | None,
+) -> CheckResult:
     path = exported.path if isinstance(exported, Exported) else Path(exported)
     run = runtime(path, fmt)
     agree = total = 0

@@ -24,9 +24,12 @@ DEBUG_ENV = "RESNET_GUI_DEBUG"
 #: TensorFlow's C++ start-up lines that say nothing to a user: absl's "before InitializeLog"
 #: notice, info lines ("Could not find cuda drivers on your machine, GPU will not be used."), and
 #: the cuInit failure every machine without a GPU reports as an "E" line.
+#: LiteRT's converter and interpreter add their own ("fully_quantize: 0, ...", "INFO: Created
+#: TensorFlow Lite XNNPACK delegate for CPU.").
 _NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} |E\d{4} .*"
-    r"(cuInit|cuda_platform|cuda_dnn|cuda_blas|cuda_fft|Unable to register))"
+    r"(cuInit|cuda_platform|cuda_dnn|cuda_blas|cuda_fft|Unable to register)"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate|fully_quantize: )"
 )
 
 
@@ -50,7 +53,7 @@ def import_tensorflow() -> Any:
 
 
 @contextlib.contextmanager
-def _filtered_stderr() -> Iterator[None]:
+def filtered_stderr() -> Iterator[None]:
     """Hold back what C++ code writes to file descriptor 2, then pass on all but the noise.
 
     TensorFlow's start-up lines are written by C++ before its log level applies, so only the
@@ -85,7 +88,7 @@ def _filtered_stderr() -> Iterator[None]:
 @functools.cache
 def _import() -> Any:
     configure_environment()
-    with _filtered_stderr():
+    with filtered_stderr():
         import tensorflow as tf
 
         try:
