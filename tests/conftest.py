@@ -10,6 +10,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Checkpoints of test runs go to a throw-away folder, not the user's data folder.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("RESNET_GUI_DATA", tempfile.mkdtemp(prefix="resnet-gui-test-data-"))
 
 from pathlib import Path  # noqa: E402
 

@@ -11,7 +11,13 @@ import sys
 import threading
 from pathlib import Path
 
-from resnet_gui.cli.common import EXIT_FAILED_INPUTS, EXIT_OK, UsageError, load_classifier
+from resnet_gui.cli.common import (
+    EXIT_FAILED_INPUTS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    load_classifier,
+)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -84,11 +90,14 @@ class _TerminalProgress:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, print progress, save the model."""
     from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.errors import TrainingStopped
+    from resnet_gui.core.inference import check_writable
     from resnet_gui.core.training import train
 
     out = Path(args.out)
     if out.suffix != ".keras":
         raise UsageError(f"--out must end in .keras, got {args.out}")
+    check_writable(out)  # a read-only or impossible folder is reported before any training
     config = TrainConfig(
         data_dir=args.data_dir,
         arch=args.arch,
@@ -106,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         width=args.width,
         feature_views=args.feature_views,
         feature_cache=not args.no_feature_cache,
+        run_out=str(out),
+        resume=args.resume,
     )
     progress = _TerminalProgress()
     stop = threading.Event()
@@ -125,14 +136,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             on_log=progress.log,
             should_stop=stop.is_set,
         )
+    except TrainingStopped as exc:
+        print(f"resnet-gui: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     path = result.save(out)
     acc = f"{result.val_accuracy:.4f}" if result.val_accuracy is not None else "n/a"
     print(f"validation accuracy: {acc}")
-    print(f"saved {path} ({result.seconds:.0f} s)")
-    return EXIT_OK
+    print(f"saved {path} ({result.seconds:.0f} s)" + (" (stopped early)" if stop.is_set() else ""))
+    return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
 
 def _main_thread() -> bool:

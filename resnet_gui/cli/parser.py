@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="frozen backbone: run the backbone every epoch instead of caching its features",
     )
     t.add_argument("--width", type=positive_int, help="ResNet-18/34 first-stage width (auto)")
+    t.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted run of the same DATA and --out from its last completed "
+        "epoch (its settings are used; a checkpoint is written at every epoch's end)",
+    )
 
     p = sub.add_parser("predict", help="classify images or folders")
     p.add_argument("model")

@@ -72,13 +72,25 @@ class TrainConfig:
     feature_cache: bool = True  # frozen pretrained backbone: compute features once, on disk
     feature_views: int = 0  # augmented views cached per training image (besides the original)
     cache_dir: str | None = None  # default: ~/.cache/resnet-gui
+    #: Write a checkpoint at each epoch's end (``core.checkpoint``), keyed by data and output.
+    checkpoints: bool = True
+    #: The output path the run is for (part of the checkpoint's key; None in the app).
+    run_out: str | None = None
+    #: Continue an interrupted run of the same data and output from its last epoch.
+    resume: bool = False
 
     def to_dict(self) -> dict:
-        """Plain-data copy (for settings files and the model card)."""
+        """Plain-data copy (for settings files, checkpoints and the model card)."""
         d = asdict(self)
         if isinstance(d["augment"], tuple):
             d["augment"] = ",".join(d["augment"])
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """The inverse of :meth:`to_dict` (unknown keys are ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass

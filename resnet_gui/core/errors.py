@@ -37,6 +37,10 @@ class TrainingError(ResnetGuiError):
     """Training cannot start or failed with a cause the user can act on."""
 
 
+class TrainingStopped(TrainingError):
+    """The user stopped a run before its first epoch ended: nothing to keep, not a failure."""
+
+
 class RemoteTrainingError(TrainingError):
     """Training in a child process failed; ``child_traceback`` is the child's traceback."""
 

@@ -96,10 +96,33 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
         write(tmp)
         os.replace(tmp, target)
     except OSError as exc:
-        raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}") from exc
+        kept = "the previous file there is unchanged" if target.exists() else "nothing was written"
+        raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}; {kept}") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
+    return target
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Check that a file can be written at ``path`` (its folder is created if missing).
+
+    A file is really created and removed: permission bits alone do not say (root ignores
+    them, network and read-only mounts refuse anyway).
+
+    Raises:
+        ModelFileError: with the reason, before any long work begins.
+    """
+    target = Path(path).expanduser()
+    probe = target.with_name(f".{target.name}.{os.getpid()}.write-test")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ModelFileError(
+            f"cannot write {target}: {exc.strerror or exc} (checked before training)"
+        ) from exc
     return target
 
 

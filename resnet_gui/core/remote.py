@@ -27,7 +27,7 @@ from typing import Any
 
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
 from resnet_gui.core.dataset import DatasetReport
-from resnet_gui.core.errors import RemoteTrainingError, TrainingError
+from resnet_gui.core.errors import RemoteTrainingError, TrainingError, TrainingStopped
 
 #: Batch events are sent at most this often (the rest are summarised by the next one).
 BATCH_INTERVAL_S = 0.1
@@ -37,7 +37,7 @@ def _child_main(
     config: TrainConfig, report: DatasetReport | None, events: Any, stop: Any, model_path: str
 ) -> None:
     """Entry point of the training process."""
-    from resnet_gui.core.errors import ResnetGuiError, describe_exception
+    from resnet_gui.core.errors import ResnetGuiError, TrainingStopped, describe_exception
     from resnet_gui.core.training import train
 
     if hasattr(os, "nice"):
@@ -66,6 +66,8 @@ def _child_main(
         result.save(model_path)
         plain = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "model"}
         events.put({"kind": "result", **plain, "model_file": model_path})
+    except TrainingStopped as exc:  # a stop before the first epoch: not a failure
+        events.put({"kind": "stopped", "message": str(exc)})
     except ResnetGuiError as exc:  # a cause the user can act on: the message says it all
         events.put({"kind": "error", "message": str(exc), "traceback": ""})
     except Exception as exc:  # noqa: BLE001 - reported to the parent, with the details
@@ -96,17 +98,25 @@ class TrainingProcess:
         """Ask the child to stop after its current batch (it still sends its result)."""
         self._stop.set()
 
-    def events(self, should_stop: ShouldStop | None = None, grace_s: float = 60.0) -> Iterator[dict]:
-        """Messages from the child until its result or error (the last message).
+    def events(
+        self, should_stop: ShouldStop | None = None, grace_s: float = 60.0,
+        should_abort: ShouldStop | None = None,
+    ) -> Iterator[dict]:
+        """Messages from the child until its result, error or stop (the last message).
 
         ``should_stop`` is polled; once True, the child is asked to stop, and killed if it has
-        not finished ``grace_s`` seconds later.
+        not finished ``grace_s`` seconds later. Once ``should_abort`` is True (the app is
+        quitting), the child is killed at once.
 
         Raises:
+            TrainingStopped: aborted.
             TrainingError: the child died without a result, or did not stop in time.
         """
         stop_since: float | None = None
         while True:
+            if should_abort is not None and should_abort():
+                self.kill()
+                raise TrainingStopped("training was ended at once")
             if should_stop is not None and should_stop() and stop_since is None:
                 self.stop()
                 stop_since = time.monotonic()
@@ -129,7 +139,7 @@ class TrainingProcess:
                 else:
                     continue
             yield event
-            if event["kind"] in ("result", "error"):
+            if event["kind"] in ("result", "error", "stopped"):
                 self._process.join(timeout=30)
                 return
 
@@ -152,6 +162,7 @@ def train_in_subprocess(
     on_log: OnLog | None = None,
     should_stop: ShouldStop | None = None,
     report: DatasetReport | None = None,
+    should_abort: ShouldStop | None = None,
 ) -> Any:
     """Train like :func:`~resnet_gui.core.training.train`, in a child process.
 
@@ -165,6 +176,7 @@ def train_in_subprocess(
     Raises:
         RemoteTrainingError: the child failed; the message is the user's, and
             ``child_traceback`` the child's traceback (empty for errors the message explains).
+        TrainingStopped: stopped before the first epoch ended, or aborted (``should_abort``).
         TrainingError: the child died or would not stop.
     """
     from resnet_gui.core.inference import Classifier
@@ -173,9 +185,11 @@ def train_in_subprocess(
     handlers = {"batch": on_batch, "epoch": on_epoch, "log": on_log}
     process = TrainingProcess(config, report)
     try:
-        for message in process.events(should_stop):
+        for message in process.events(should_stop, should_abort=should_abort):
             kind = message["kind"]
             event = {k: v for k, v in message.items() if k != "kind"}
+            if kind == "stopped":
+                raise TrainingStopped(event["message"])
             if kind == "error":
                 raise RemoteTrainingError(event["message"], event.get("traceback", ""))
             if kind == "result":

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from resnet_gui.core.archs import get_arch
+from resnet_gui.core.checkpoint import BEST, OPTIMIZER, WEIGHTS, Checkpoint
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainPlan
 from resnet_gui.core.models import (
     build_backbone,
@@ -48,11 +49,19 @@ def build_for_plan(
 
 
 class Runner:
-    """Runs the phases (head, then optional fine-tuning) and keeps history and best weights."""
+    """Runs the phases (head, then optional fine-tuning) and keeps history and best weights.
+
+    With a ``checkpoint``, each epoch's end writes one (``core.checkpoint``) holding
+    ``checkpoint_state`` plus the position in the run; ``resume`` (a checkpoint's state) makes
+    :meth:`fit` continue after its last completed epoch, weights, optimizer and schedule
+    position restored.
+    """
 
     def __init__(
         self, model: Any, backbone: Any, plan: TrainPlan, steps: int, has_val: bool, *,
         on_batch: OnBatch, on_epoch: OnEpoch, log: OnLog, stop: ShouldStop,
+        checkpoint: Checkpoint | None = None, checkpoint_state: dict | None = None,
+        resume: dict | None = None,
     ) -> None:
         self.keras = keras_module()
         self.model, self.backbone, self.plan = model, backbone, plan
@@ -64,6 +73,10 @@ class Runner:
         self.stopped = False
         self.t0 = time.perf_counter()
         self.batches_done = 0
+        self.batches_skipped = 0  # done before a resume: not part of this session's rate
+        self.checkpoint, self.checkpoint_state, self.resume = (
+            checkpoint, checkpoint_state or {}, resume
+        )
 
     def _compile(self, lr: float, epochs: int) -> None:
         keras = self.keras
@@ -93,20 +106,76 @@ class Runner:
         phases = [(p.head_epochs, p.learning_rate, 0)]
         if p.fine_tune_blocks > 0 and p.epochs > p.head_epochs:
             phases.append((p.epochs - p.head_epochs, p.fine_tune_learning_rate, p.fine_tune_blocks))
+        start_phase, start_epoch = self._restore_run()
         offset = 0
-        for epochs, lr, blocks in phases:
+        for index, (epochs, lr, blocks) in enumerate(phases):
+            if index < start_phase:
+                offset += epochs
+                continue
             if blocks:
                 n = set_trainable_blocks(self.backbone, blocks)
                 self.log({"message": f"fine-tuning the top {blocks} blocks ({n} layers)"})
             self._compile(lr, epochs)
-            self._fit_phase(train_ds, val_ds, epochs, offset)
+            initial = 0
+            if index == start_phase and self.resume is not None:
+                initial = self._restore_position(start_epoch)
+            self._fit_phase(train_ds, val_ds, epochs, offset, index, initial)
             offset += epochs
             if self.stopped:
                 break
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
-    def _fit_phase(self, train_ds: Any, val_ds: Any, epochs: int, offset: int) -> None:
+    def _restore_run(self) -> tuple[int, int]:
+        """History, best epoch and weights of a resumed run; returns (phase, epochs done in it)."""
+        state = self.resume
+        if state is None:
+            return 0, 0
+        self.history = list(state["history"])
+        best = state.get("best")
+        self.best = {**best, "key": tuple(best["key"])} if best else None
+        if self.checkpoint is not None:
+            self.best_weights = self.checkpoint.arrays(BEST)
+        done = sum(1 for _ in self.history)
+        self.batches_skipped = done * self.steps
+        return int(state["phase"]), int(state["phase_epochs_done"])
+
+    def _restore_position(self, epochs_done: int) -> int:
+        """Weights and optimizer (its step counter too: the schedule goes on) of the checkpoint."""
+        from resnet_gui.core.errors import TrainingError
+
+        assert self.checkpoint is not None
+        weights = self.checkpoint.arrays(WEIGHTS)
+        slots = self.checkpoint.arrays(OPTIMIZER)
+        try:
+            self.model.set_weights(weights)
+            if epochs_done and slots:
+                optimizer = self.model.optimizer
+                optimizer.build(self.model.trainable_variables)
+                if len(optimizer.variables) != len(slots):
+                    raise ValueError("optimizer state of another shape")
+                for variable, value in zip(optimizer.variables, slots, strict=True):
+                    variable.assign(value)
+        except (ValueError, TypeError) as exc:
+            raise TrainingError(f"the checkpoint does not fit this model: {exc}") from exc
+        return epochs_done
+
+    def _save_checkpoint(self, phase: int, phase_epochs_done: int) -> None:
+        if self.checkpoint is None:
+            return
+        best = {**self.best, "key": list(self.best["key"])} if self.best else None
+        state = {**self.checkpoint_state, "phase": phase, "phase_epochs_done": phase_epochs_done,
+                 "epochs_done": len(self.history), "epochs": self.plan.epochs,
+                 "history": self.history, "best": best}
+        try:
+            self.checkpoint.save(state, self.model, self.best_weights)
+        except OSError as exc:  # a full disk must not end the run: say so, go on
+            self.log({"message": f"warning: cannot write the checkpoint ({exc.strerror or exc})"})
+
+    def _fit_phase(
+        self, train_ds: Any, val_ds: Any, epochs: int, offset: int, phase: int = 0,
+        initial_epoch: int = 0,
+    ) -> None:
         runner = self
         keras = self.keras
         total_epochs = self.plan.epochs
@@ -125,6 +194,7 @@ class Runner:
                 runner.batches_done += 1
                 elapsed = time.perf_counter() - runner.t0
                 rate = elapsed / runner.batches_done
+                left = total_batches - runner.batches_done - runner.batches_skipped
                 runner.on_batch({
                     "epoch": offset + self.current_epoch + 1,
                     "epochs": total_epochs,
@@ -133,7 +203,7 @@ class Runner:
                     "loss": float(logs.get("loss", float("nan"))),
                     "accuracy": float(logs.get("accuracy", float("nan"))),
                     "elapsed": elapsed,
-                    "eta": max(0.0, (total_batches - runner.batches_done) * rate),
+                    "eta": max(0.0, left * rate),
                 })
                 if runner.stop():
                     runner.stopped = True
@@ -154,13 +224,14 @@ class Runner:
                 }
                 stats["best"] = runner._update_best(stats)
                 runner.history.append(stats)
+                runner._save_checkpoint(phase, epoch + 1)
                 runner.on_epoch(stats)
 
         progress = Progress()
         try:
             self.model.fit(
-                train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                callbacks=[progress],
+                train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                verbose=0, shuffle=False, callbacks=[progress],
             )
         except StopRequested:
             self.stopped = True

@@ -22,7 +22,7 @@ import numpy as np
 from resnet_gui.core.archs import get_arch
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig, TrainPlan
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
-from resnet_gui.core.errors import TrainingError
+from resnet_gui.core.errors import TrainingError, TrainingStopped
 from resnet_gui.core.pipeline import StopRequested
 from resnet_gui.core.recipe import make_plan
 from resnet_gui.core.runner import Runner, build_for_plan
@@ -49,6 +49,8 @@ class TrainResult:
     temperature: float = 1.0
     #: A saved copy of ``model`` (a run in a child process hands its model over as a file).
     model_file: str | None = None
+    #: The run's checkpoint, deleted once the model is saved.
+    checkpoint: Any = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the model atomically as a ``.keras`` file; returns the final path.
@@ -60,8 +62,12 @@ class TrainResult:
 
         if self.model_file is not None:
             source = self.model_file
-            return atomic_save(path, lambda tmp: shutil.copyfile(source, tmp))
-        return save_model(self.model, path)
+            saved = atomic_save(path, lambda tmp: shutil.copyfile(source, tmp))
+        else:
+            saved = save_model(self.model, path)
+        if self.checkpoint is not None:
+            self.checkpoint.discard()  # the model is safe: the run needs no resuming
+        return saved
 
 
 def _noop(_: Any) -> None:
@@ -103,6 +109,13 @@ def train(
     def say(msg: str) -> None:
         log({"message": msg})
 
+    from resnet_gui.core.checkpoint import describe_changes, fingerprint, open_for
+
+    checkpoint, resume = open_for(config, say)
+    if resume is not None:  # the interrupted run's settings, whatever was given now
+        config = TrainConfig.from_dict({**resume["config"], "resume": True,
+                                        "run_out": config.run_out})
+
     if report is None:
         log({"phase": "scanning"})
         report = scan_dataset(config.data_dir, should_stop=stop)
@@ -122,6 +135,15 @@ def train(
         val_recs = [report.images[i] for i in va]
     if len({r.label for r in train_recs}) < 2:
         raise TrainingError("the training split has fewer than two classes with images")
+    data_print = fingerprint([r.path for r in train_recs + val_recs])
+    if resume is not None:
+        changes = describe_changes(resume["fingerprint"], data_print)
+        if changes:
+            raise TrainingError(
+                f"the data changed since the interrupted run: {changes}; start a fresh run "
+                "(without --resume), or put the files back"
+            )
+        say(f"resuming from epoch {resume['epochs_done']} of {resume['epochs']}")
 
     log({"phase": "preparing"})
     plan = make_plan(config, report, len(train_recs), log)
@@ -200,12 +222,13 @@ def train(
                 seed=config.seed,
             ) if val_paths else None
     except StopRequested:
-        raise TrainingError("training stopped before it began") from None
+        raise TrainingStopped("stopped before training began; nothing to keep") from None
 
     steps = max(1, math.ceil(len(train_paths) / batch))
     runner = Runner(
         head if head is not None else model, backbone, plan, steps, val_ds is not None,
-        on_batch=on_batch, on_epoch=on_epoch, log=log, stop=stop,
+        on_batch=on_batch, on_epoch=on_epoch, log=log, stop=stop, checkpoint=checkpoint,
+        checkpoint_state={"config": config.to_dict(), "fingerprint": data_print}, resume=resume,
     )
     log({"phase": "training"})
     runner.fit(train_ds, val_ds)
@@ -256,6 +279,7 @@ def train(
         num_val=len(val_paths),
         val_images=list(val_paths),
         temperature=calibration["temperature"],
+        checkpoint=checkpoint,
     )
 
 

@@ -59,6 +59,8 @@ class ExplainCards:
     @Slot()
     def _explain_finished(self) -> None:
         self.explain_worker = None
+        if self.explain_box.isChecked():
+            self.status.emit("Bright regions: what raised the predicted class's score (Grad-CAM)")
         if self.explain_box.isChecked() and any(
             c.overlay is None and not c.result.get("error") for c in self.cards
         ):

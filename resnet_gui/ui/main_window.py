@@ -331,6 +331,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.statusBar().showMessage("Stopping training…")
+            self.training_tab.abort_training()  # confirmed: end the child now
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 self.pool.stop_all(timeout_s=60)

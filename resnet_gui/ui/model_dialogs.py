@@ -92,9 +92,12 @@ class ExplainView(QDialog):
         from resnet_gui.core.explain import overlay
 
         pix = pixmap_from_array(overlay(self.photo, self.heat, self.slider.value() / 100))
+        enlarged = pix.width() * 2 < self.image.width() and pix.height() * 2 < self.image.height()
+        # A small photo enlarged smoothly is a blur: show its pixels instead.
+        mode = (Qt.TransformationMode.FastTransformation if enlarged
+                else Qt.TransformationMode.SmoothTransformation)
         self.image.setPixmap(pix.scaled(
-            self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
+            self.image.size(), Qt.AspectRatioMode.KeepAspectRatio, mode,
         ))
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API

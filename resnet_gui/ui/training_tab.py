@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -47,6 +49,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.classifier: Any = None  # the trained model, wrapped once
         self.scan_worker: Worker | None = None
         self.train_worker: Worker | None = None
+        self._abort = threading.Event()
         self.setAcceptDrops(True)
         self._build()
         self._update_enabled()
@@ -71,6 +74,23 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.scan_label = QLabel("No dataset yet.")
         self.scan_label.setWordWrap(True)
         dl.addWidget(self.scan_label)
+        self.resume_bar = QFrame()
+        self.resume_bar.setObjectName("resumeBar")
+        self.resume_bar.setStyleSheet(
+            "#resumeBar { background: #fff4d6; border: 1px solid #e0b44c; border-radius: 4px; }"
+        )
+        bar = QHBoxLayout(self.resume_bar)
+        bar.setContentsMargins(8, 4, 8, 4)
+        self.resume_label = QLabel("")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(lambda: self.start_training(resume=True))
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.clicked.connect(self.discard_checkpoint)
+        bar.addWidget(self.resume_label, 1)
+        bar.addWidget(self.resume_button)
+        bar.addWidget(self.discard_button)
+        self.resume_bar.hide()
+        dl.addWidget(self.resume_bar)
         self.report_tree = QTreeWidget()
         self.report_tree.setHeaderLabels(["Class / file", "Images / reason"])
         self.report_tree.setColumnWidth(0, 220)
@@ -188,6 +208,7 @@ class TrainingTab(FolderDropTarget, QWidget):
 
         self.form.set_auto_augment(*auto_augment(report))
         self.folder_opened.emit(report.root)
+        self._show_interrupted_run()
         counts = report.counts
         self.scan_label.setText(
             f"{len(report.classes)} classes, {len(report.images)} usable images "
@@ -226,19 +247,45 @@ class TrainingTab(FolderDropTarget, QWidget):
         """A folder dropped on the tab: scan it."""
         self.open_folder(path)
 
+    def _checkpoint(self) -> Any:
+        from resnet_gui.core.checkpoint import Checkpoint
+
+        return Checkpoint.for_run(self.report.root, None) if self.report else None
+
+    def _show_interrupted_run(self) -> None:
+        """The bar "Training was interrupted at epoch 4 of 30 - Resume / Discard", if so."""
+        checkpoint = self._checkpoint()
+        state = checkpoint.state() if checkpoint is not None else None
+        if state is None:
+            self.resume_bar.hide()
+            return
+        self.resume_label.setText(
+            f"Training was interrupted at epoch {state['epochs_done']} of {state['epochs']}."
+        )
+        self.resume_bar.show()
+
+    def discard_checkpoint(self) -> None:
+        """Forget the interrupted run of this folder."""
+        checkpoint = self._checkpoint()
+        if checkpoint is not None:
+            checkpoint.discard()
+        self.resume_bar.hide()
+
     # ------------------------------------------------------------------ training
-    def make_config(self) -> Any:
-        """A core TrainConfig from the widgets."""
+    def make_config(self, resume: bool = False) -> Any:
+        """A core TrainConfig from the widgets (``resume``: the interrupted run's settings)."""
         from resnet_gui.core.config import TrainConfig
 
         data = self.report.root if self.report else self.folder_edit.text()
-        return TrainConfig(data_dir=data, **self.form.config_kwargs())
+        return TrainConfig(data_dir=data, resume=resume, **self.form.config_kwargs())
 
-    def start_training(self) -> None:
-        """Start a training run in a worker thread."""
+    def start_training(self, resume: bool = False) -> None:
+        """Start a training run in a worker thread (``resume``: continue the interrupted one)."""
         if self.report is None or self.train_worker is not None:
             return
-        config = self.make_config()
+        config = self.make_config(resume)
+        self.resume_bar.hide()
+        self._abort.clear()
         self.result = None
         self.plot.clear()
         self.log.clear()
@@ -247,7 +294,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.progress.setFormat("Starting…")
         self.progress_label.setText("Preparing (TensorFlow loads on first use)…")
         self.train_worker = self.pool.submit(
-            training_work(config, self.report), name="train", connect={
+            training_work(config, self.report, self._abort), name="train", connect={
                 "progressed": self._on_progress,
                 "returned": self._on_trained,
                 "errored": self._on_train_error,
@@ -262,6 +309,11 @@ class TrainingTab(FolderDropTarget, QWidget):
         if self.train_worker is not None:
             self.train_worker.stop()
             self.progress_label.setText("Stopping after this batch…")
+
+    def abort_training(self) -> None:
+        """End the training process at once (the app is quitting; its checkpoint stays)."""
+        self._abort.set()
+        self.stop_training()
 
     @property
     def training(self) -> bool:
@@ -295,6 +347,12 @@ class TrainingTab(FolderDropTarget, QWidget):
     def _on_trained(self, result: Any) -> None:
         from resnet_gui.core.inference import Classifier
 
+        if result is None:  # stopped before the first epoch ended: nothing to keep
+            self.progress.setFormat("stopped")
+            self.progress_label.setText("Stopped before training began")
+            self.status.emit("Training stopped before it began; nothing to save")
+            self._show_interrupted_run()
+            return
         self.result = result
         # One classifier for the run: the Inference and Evaluation tabs share it.
         self.classifier = Classifier.from_model(result.model, source="(just trained)")

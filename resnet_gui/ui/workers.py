@@ -159,22 +159,30 @@ class ThreadPool(QObject):
 _ORPHANS: list[tuple[Worker, QThread]] = []
 
 
-def training_work(config: Any, report: Any = None) -> WorkFn:
+def training_work(
+    config: Any, report: Any = None, abort: threading.Event | None = None
+) -> WorkFn:
     """Train in a child process (``core.remote.train_in_subprocess``). Progress events are the
     core's event dicts with a ``kind`` key ("batch", "epoch", "log"); the result is the core's
-    ``TrainResult`` with its model loaded."""
+    ``TrainResult`` with its model loaded, or None when stopped before the first epoch ended
+    (or ``abort`` was set: the child is then killed at once)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.errors import TrainingStopped
         from resnet_gui.core.remote import train_in_subprocess
 
-        return train_in_subprocess(
-            config,
-            on_batch=lambda e: emit({"kind": "batch", **e}),
-            on_epoch=lambda e: emit({"kind": "epoch", **e}),
-            on_log=lambda e: emit({"kind": "log", **e}),
-            should_stop=should_stop,
-            report=report,
-        )
+        try:
+            return train_in_subprocess(
+                config,
+                on_batch=lambda e: emit({"kind": "batch", **e}),
+                on_epoch=lambda e: emit({"kind": "epoch", **e}),
+                on_log=lambda e: emit({"kind": "log", **e}),
+                should_stop=should_stop,
+                report=report,
+                should_abort=abort.is_set if abort is not None else None,
+            )
+        except TrainingStopped:
+            return None
 
     return work
 
