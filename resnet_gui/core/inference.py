@@ -91,6 +91,7 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
         raise ModelFileError(f"model files end in .keras: {target}")
     # Keras wants the .keras suffix on the temporary name too.
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
+    _remove_stale_temporaries(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -102,6 +103,20 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete the temporary files of saves to ``target`` whose process was killed midway."""
+    for stale in target.parent.glob(f".{target.stem}.*.tmp.keras"):
+        pid = stale.name[len(target.stem) + 2 : -len(".tmp.keras")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            stale.unlink(missing_ok=True)
+        except OSError:
+            pass  # another user's live process: leave its file alone
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

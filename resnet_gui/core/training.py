@@ -22,7 +22,7 @@ import numpy as np
 from resnet_gui.core.archs import get_arch
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig, TrainPlan
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
-from resnet_gui.core.errors import TrainingError, TrainingStopped
+from resnet_gui.core.errors import DatasetError, TrainingError, TrainingStopped
 from resnet_gui.core.pipeline import StopRequested
 from resnet_gui.core.recipe import make_plan
 from resnet_gui.core.runner import Runner, build_for_plan
@@ -118,14 +118,14 @@ def train(
 
     if report is None:
         log({"phase": "scanning"})
-        report = scan_dataset(config.data_dir, should_stop=stop)
+        report = _scan(config.data_dir, stop)
     for bad in report.unusable:
         say(f"skipped {bad.path}: {bad.reason}" + (f" ({bad.detail})" if bad.detail else ""))
     for warning in report.warnings:
         say(f"warning: {warning}")
 
     if config.val_dir:
-        val_report = scan_dataset(config.val_dir, classes=report.classes, should_stop=stop)
+        val_report = _scan(config.val_dir, stop, classes=report.classes)
         for bad in val_report.unusable:
             say(f"skipped {bad.path}: {bad.reason}")
         train_recs, val_recs = list(report.images), list(val_report.images)
@@ -281,6 +281,16 @@ def train(
         temperature=calibration["temperature"],
         checkpoint=checkpoint,
     )
+
+
+def _scan(folder: str, stop: ShouldStop, classes: list[str] | None = None) -> DatasetReport:
+    """``scan_dataset``, where a stop is a stop (:class:`TrainingStopped`), not a data error."""
+    try:
+        return scan_dataset(folder, classes=classes, should_stop=stop)
+    except DatasetError:
+        if stop():
+            raise TrainingStopped("stopped before training began; nothing to keep") from None
+        raise
 
 
 def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:

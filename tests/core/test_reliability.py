@@ -1,0 +1,208 @@
+"""Resume after a crash, atomic saves under SIGKILL, clean stops, early errors (docs/reliability.md)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_gui.cli import main
+from resnet_gui.core.checkpoint import Checkpoint
+from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.errors import ModelFileError, TrainingError, TrainingStopped
+from resnet_gui.core.training import train
+from tests.conftest import write_digits
+
+CLI = [sys.executable, "-m", "resnet_gui"]
+
+
+def small_config(data: Path, **kw) -> TrainConfig:  # noqa: ANN003
+    settings = {"arch": "resnet18", "weights": "none", "epochs": 6, "width": 8,
+                "batch_size": 32, "augment": "none", **kw}
+    return TrainConfig(str(data), **settings)
+
+
+def stop_after(epochs: int):  # noqa: ANN201
+    seen: list[int] = []
+    return seen.append, lambda: len(seen) >= epochs
+
+
+@pytest.mark.slow
+def test_resume_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
+    data = write_digits(tmp_path / "data", 12)
+    whole = train(small_config(data, checkpoints=False))
+    on_epoch, stop = stop_after(3)
+    first = train(small_config(data), on_epoch=on_epoch, should_stop=stop)
+    assert first.stopped and len(first.history) == 3
+    state = Checkpoint.for_run(data, None).state()
+    assert state is not None and state["epochs_done"] == 3 and state["epochs"] == 6
+    lines: list[str] = []
+    # The resumed run takes the interrupted run's settings, whatever is passed now.
+    resumed = train(TrainConfig(str(data), epochs=50, resume=True),
+                    on_log=lambda d: lines.append(d.get("message", "")))
+    assert "resuming from epoch 3 of 6" in lines
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5, 6]
+    # The learning-rate schedule goes on from its position instead of restarting.
+    want = [h["learning_rate"] for h in whole.history]
+    got = [h["learning_rate"] for h in resumed.history]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    resumed.save(tmp_path / "m.keras")
+    assert Checkpoint.for_run(data, None).state() is None  # removed once the model is saved
+
+
+@pytest.mark.slow
+def test_changed_data_or_a_leftover_run_is_said(tmp_path: Path) -> None:
+    data = write_digits(tmp_path / "data", 12)
+    on_epoch, stop = stop_after(1)
+    train(small_config(data, epochs=3), on_epoch=on_epoch, should_stop=stop)
+    extra = data / "3" / "extra.png"
+    extra.write_bytes((data / "3" / sorted(os.listdir(data / "3"))[0]).read_bytes())
+    with pytest.raises(TrainingError, match=r"data changed since the interrupted run: 1 file\(s\) "
+                                            r"added \(extra.png\); start a fresh run"):
+        train(small_config(data, epochs=3, resume=True))
+    lines: list[str] = []
+    train(small_config(data, epochs=1), on_log=lambda d: lines.append(d.get("message", "")))
+    assert any("was interrupted at epoch 1 of 3" in ln and "--resume" in ln for ln in lines)
+
+
+def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> None:
+    from resnet_gui.core.remote import train_in_subprocess
+
+    data = write_digits(tmp_path / "data", 6)
+    with pytest.raises(TrainingStopped, match="stopped before training began"):
+        train(small_config(data), should_stop=lambda: True)
+    with pytest.raises(TrainingStopped):
+        train_in_subprocess(small_config(data), should_stop=lambda: True)
+
+
+def test_unwritable_output_is_reported_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_digits(tmp_path / "data", 6)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["train", str(data), "--out", str(blocker / "m.keras")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "checked before training" in err and "epoch" not in err
+
+
+def test_a_full_disk_during_a_save_keeps_the_previous_file(tiny_model: Path, tmp_path: Path) -> None:
+    from resnet_gui.core.inference import Classifier, save_model
+
+    target = tmp_path / "m.keras"
+    target.write_bytes(tiny_model.read_bytes())
+    model = Classifier.load(target).model
+
+    class FullDisk:
+        def save(self, path: Path) -> None:
+            Path(path).write_bytes(b"PK\x03\x04 half a model")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(ModelFileError, match="No space left on device; the previous file"):
+        save_model(FullDisk(), target)
+    assert Classifier.load(target).model.count_params() == model.count_params()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+SAVE_LOOP = """
+import sys
+from resnet_gui.core.inference import Classifier, save_model
+model = Classifier.load(sys.argv[1]).model
+print("ready", flush=True)
+while True:
+    save_model(model, sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_saves_killed_at_any_moment_leave_a_model_that_loads(tiny_model: Path,
+                                                              tmp_path: Path) -> None:
+    from resnet_gui.core.inference import Classifier
+
+    target = tmp_path / "m.keras"
+    target.write_bytes(tiny_model.read_bytes())
+    rng = random.Random(0)
+    for _ in range(4):
+        child = subprocess.Popen([*CLI[:1], "-c", SAVE_LOOP, str(tiny_model), str(target)],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 1.0))  # somewhere inside one of many saves
+        child.kill()
+        child.wait()
+        Classifier.load(target)  # raises if the file is half-written
+    # A killed save can leave its temporary file; the next save removes it.
+    from resnet_gui.core.inference import save_model
+
+    save_model(Classifier.load(target).model, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+
+
+@pytest.mark.slow
+def test_a_killed_cli_run_resumes_to_an_uninterrupted_runs_accuracy(
+    digits_train: Path, digits_heldout: Path, tmp_path: Path
+) -> None:
+    from resnet_gui.core.evaluation import evaluate
+    from resnet_gui.core.inference import Classifier
+
+    flags = ["--epochs", "8", "--width", "16", "--arch", "resnet18", "--weights", "none"]
+    out = tmp_path / "m.keras"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([*CLI, "train", str(digits_train), "--out", str(out), *flags],
+                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    assert child.stderr is not None
+    for line in child.stderr:
+        if line.startswith("epoch   4/8"):
+            child.send_signal(signal.SIGKILL)  # a crash, not a stop: nothing gets saved
+            break
+    child.wait()
+    assert child.returncode == -signal.SIGKILL and not out.exists()
+    done = subprocess.run([*CLI, "train", str(digits_train), "--out", str(out), "--resume"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "resuming from epoch 4 of 8" in done.stderr
+    assert "epoch   5/8" in done.stderr and "epoch   1/8" not in done.stderr
+    resumed = evaluate(Classifier.load(out), digits_heldout).accuracy
+    whole = train(TrainConfig(str(digits_train), epochs=8, width=16, arch="resnet18",
+                              weights="none", checkpoints=False))
+    uninterrupted = evaluate(Classifier.from_model(whole.model), digits_heldout).accuracy
+    assert resumed > 0.5  # learned (chance is 0.1)
+    assert abs(resumed - uninterrupted) <= 0.1, (resumed, uninterrupted)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_saves_and_exits_130(digits_train: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.keras"
+    child = subprocess.Popen(
+        [*CLI, "train", str(digits_train), "--out", str(out), "--epochs", "30", "--width", "8",
+         "--arch", "resnet18", "--weights", "none"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert child.stderr is not None
+    for line in child.stderr:
+        if line.startswith("epoch   2/30"):
+            child.send_signal(signal.SIGINT)
+            break
+    stdout, _ = child.communicate(timeout=300)
+    assert child.returncode == 130
+    assert "(stopped early)" in stdout and out.is_file()
+
+
+def test_ctrl_c_during_predict_exits_130(tiny_model: Path, tiny_data: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from resnet_gui.core.inference import Classifier
+
+    def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(Classifier, "iter_predict", interrupted)
+    assert main(["predict", str(tiny_model), str(tiny_data)]) == 130
