@@ -38,13 +38,24 @@ def stop_after(epochs: int):  # noqa: ANN201
 @pytest.mark.slow
 def test_resume_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
     data = write_digits(tmp_path / "data", 12)
-    whole = train(small_config(data, checkpoints=False))
+    whole = train(small_config(data))  # not saved: its checkpoint stays, as after a crash
+    lines: list[str] = []
     on_epoch, stop = stop_after(3)
-    first = train(small_config(data), on_epoch=on_epoch, should_stop=stop)
+    first = train(small_config(data), on_epoch=on_epoch, should_stop=stop,
+                  on_log=lambda d: lines.append(d.get("message", "")))
+    assert any("was interrupted at epoch 6 of 6" in ln and "--resume" in ln for ln in lines)
     assert first.stopped and len(first.history) == 3
     state = Checkpoint.for_run(data, None).state()
     assert state is not None and state["epochs_done"] == 3 and state["epochs"] == 6
-    lines: list[str] = []
+
+    extra = data / "3" / "extra.png"
+    extra.write_bytes((data / "3" / sorted(os.listdir(data / "3"))[0]).read_bytes())
+    with pytest.raises(TrainingError, match=r"data changed since the interrupted run: 1 file\(s\) "
+                                            r"added \(extra.png\); start a fresh run"):
+        train(small_config(data, resume=True))
+    extra.unlink()
+
+    lines.clear()
     # The resumed run takes the interrupted run's settings, whatever is passed now.
     resumed = train(TrainConfig(str(data), epochs=50, resume=True),
                     on_log=lambda d: lines.append(d.get("message", "")))
@@ -56,21 +67,6 @@ def test_resume_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5)
     resumed.save(tmp_path / "m.keras")
     assert Checkpoint.for_run(data, None).state() is None  # removed once the model is saved
-
-
-@pytest.mark.slow
-def test_changed_data_or_a_leftover_run_is_said(tmp_path: Path) -> None:
-    data = write_digits(tmp_path / "data", 12)
-    on_epoch, stop = stop_after(1)
-    train(small_config(data, epochs=3), on_epoch=on_epoch, should_stop=stop)
-    extra = data / "3" / "extra.png"
-    extra.write_bytes((data / "3" / sorted(os.listdir(data / "3"))[0]).read_bytes())
-    with pytest.raises(TrainingError, match=r"data changed since the interrupted run: 1 file\(s\) "
-                                            r"added \(extra.png\); start a fresh run"):
-        train(small_config(data, epochs=3, resume=True))
-    lines: list[str] = []
-    train(small_config(data, epochs=1), on_log=lambda d: lines.append(d.get("message", "")))
-    assert any("was interrupted at epoch 1 of 3" in ln and "--resume" in ln for ln in lines)
 
 
 def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> None:
