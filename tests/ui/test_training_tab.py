@@ -199,3 +199,47 @@ def test_auto_augmentation_leaves_flip_off_for_the_demo_digits(qtbot, window) ->
     assert not checks["rotate"].isEnabled()  # Auto decides while it is ticked
     assert "mirrored" in tab.form.aug_auto.toolTip()
     assert tab.form.config_kwargs()["augment"] == "auto"
+
+
+def test_stop_while_the_child_starts_is_not_a_failure(qtbot, window, tiny_data: Path) -> None:  # noqa: ANN001
+    tab = window.training_tab
+    _scan(qtbot, window, tiny_data)
+    _fast(tab)
+    tab.start_training()
+    tab.stop_training()  # the child is still importing TensorFlow
+    qtbot.waitUntil(lambda: not tab.training, timeout=120_000)
+    assert not window.dialogs  # no "Training failed"
+    assert tab.progress_label.text() == "Stopped before training began"
+    assert tab.result is None and not tab.save_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_interrupted_run_bar_resumes_or_discards(qtbot, window, tiny_data: Path) -> None:  # noqa: ANN001
+    from resnet_gui.core.checkpoint import Checkpoint
+    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.training import train
+
+    config = TrainConfig(str(tiny_data), arch="resnet18", weights="none", epochs=3, width=8,
+                         batch_size=4, augment="none")
+    seen: list[dict] = []
+    train(config, on_epoch=seen.append, should_stop=lambda: len(seen) >= 1)  # "a crash"
+    tab = window.training_tab
+    _scan(qtbot, window, tiny_data)
+    assert tab.resume_bar.isVisible()
+    assert tab.resume_label.text() == "Training was interrupted at epoch 1 of 3."
+    tab.resume_button.click()
+    assert not tab.resume_bar.isVisible()
+    qtbot.waitUntil(lambda: not tab.training, timeout=180_000)
+    assert tab.result is not None and [h["epoch"] for h in tab.result.history] == [1, 2, 3]
+    assert "resuming from epoch 1 of 3" in tab.log.toPlainText()
+    assert tab.plot.point_counts()[1] == 2  # this session drew epochs 2 and 3
+    # The child saved the model for the app: the run needs no resuming any more.
+    assert Checkpoint.for_run(tiny_data, None).state() is None
+
+    seen.clear()
+    train(config, on_epoch=seen.append, should_stop=lambda: len(seen) >= 2)
+    tab.open_folder(str(tiny_data))
+    qtbot.waitUntil(lambda: tab.report is not None and tab.resume_bar.isVisible(), timeout=30_000)
+    assert "epoch 2 of 3" in tab.resume_label.text()
+    tab.discard_button.click()
+    assert not tab.resume_bar.isVisible() and Checkpoint.for_run(tiny_data, None).state() is None
