@@ -121,6 +121,10 @@ def _list_files(folder: Path) -> list[Path]:
     return found
 
 
+#: The scan needs a 16 px thumbnail: JPEGs are decoded at the smallest scale that keeps this.
+SCAN_DRAFT = 64
+
+
 def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]:
     """Decode one file fully; return (width, height, sha1 of the bytes, grey thumbnail).
 
@@ -131,9 +135,11 @@ def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(str(path), "unreadable", exc.strerror or str(exc)) from None
-    img = open_image(data, max_pixels=max_pixels, name=str(path))
+    # Every byte is decoded (a truncated file fails), a large JPEG at a reduced scale.
+    img = open_image(data, max_pixels=max_pixels, name=str(path), draft=SCAN_DRAFT)
     thumb = img.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
-    return img.size[0], img.size[1], hashlib.sha1(data).hexdigest(), np.asarray(thumb)
+    width, height = img.info.get("source_size", img.size)
+    return width, height, hashlib.sha1(data).hexdigest(), np.asarray(thumb)
 
 
 def mirror_asymmetry(thumbs: np.ndarray, labels: np.ndarray) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,10 @@ REASON_TRUNCATED = "truncated"
 REASON_TOO_LARGE = "too large"
 REASON_UNREADABLE = "unreadable"
 
-# We enforce our own, lower limit before decoding; Pillow's own bomb check stays as a backstop.
+# We enforce our own limit on what is decoded (a large JPEG is decoded reduced, so it passes);
+# Pillow's own bomb check stays as a backstop for the error, its warning is ours to give.
 Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def is_hidden(path: str | os.PathLike[str]) -> bool:
@@ -87,7 +90,8 @@ def open_image(
         source: a path, or the file's bytes.
         size: when given, the result is resized to ``size x size`` (bilinear, anti-aliased);
             JPEGs are then decoded at a reduced scale first, which is much faster.
-        max_pixels: images with more pixels than this are refused before decoding.
+        max_pixels: images with more pixels than this are refused before decoding (for a JPEG,
+            counted at the reduced scale it is decoded at).
         name: the name used in error messages when ``source`` is bytes.
         draft: without resizing, let JPEGs decode at a reduced scale that stays at least this
             many pixels on each side (what thumbnails and small models need).
@@ -118,6 +122,12 @@ def open_image(
         raise ImageError(label, REASON_TOO_LARGE, f"{size_text}, limit {max_pixels:,}") from None
     except Exception as exc:  # noqa: BLE001 - any header failure means the file is unusable
         raise ImageError(label, REASON_NOT_IMAGE, str(exc)) from None
+    source_size = img.size
+    want = size or draft
+    if want is not None and img.format == "JPEG":
+        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the target is that small: a
+        # 12000x9000 photo wanted at 224 px is decoded at 1500x1125, never at full size.
+        img.draft("RGB", (want, want))
     width, height = img.size
     if width * height > max_pixels:
         raise ImageError(
@@ -128,13 +138,11 @@ def open_image(
     try:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
-        want = size or draft
-        if want is not None and img.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the target is that small.
-            img.draft("RGB", (want, want))
         img.load()
         img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
+        if (img.width > img.height) != (source_size[0] > source_size[1]):
+            source_size = (source_size[1], source_size[0])  # turned upright by EXIF
         if size is not None:
             img = resize_square(img, size)
     except Image.DecompressionBombError as exc:
@@ -145,6 +153,7 @@ def open_image(
         raise ImageError(label, reason, text) from None
     except (SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise ImageError(label, REASON_UNREADABLE, str(exc) or type(exc).__name__) from None
+    img.info["source_size"] = source_size  # the upright size in the file, before any draft
     return img
 
 

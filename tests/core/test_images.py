@@ -66,3 +66,29 @@ def test_exif_rotation_applied(tmp_path: Path) -> None:
     b = load_image(rotated).astype(int)
     assert a.shape == b.shape
     assert np.abs(a - b).max() == 0
+
+
+def test_a_12000x9000_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.images import MAX_PIXELS, open_image
+
+    big = Image.new("RGB", (12000, 9000), (120, 80, 40))
+    big.paste((10, 200, 30), (3000, 2000, 9000, 7000))
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "data" / "b").mkdir(parents=True)
+    path = tmp_path / "data" / "a" / "huge.jpg"
+    big.save(path, quality=80)
+    del big
+    assert 12000 * 9000 > MAX_PIXELS  # at full size it would be refused
+    arr = load_image(path, 224)
+    assert arr.shape == (224, 224, 3) and tuple(arr[112, 112]) == pytest.approx((10, 200, 30),
+                                                                                 abs=6)
+    thumb = open_image(path, draft=512)
+    assert thumb.size == (1500, 1125)  # libjpeg decoded it at 1/8 scale
+    assert thumb.info["source_size"] == (12000, 9000)
+    Image.new("RGB", (40, 30)).save(tmp_path / "data" / "b" / "small.jpg")
+    report = scan_dataset(tmp_path / "data")
+    assert not report.unusable
+    assert {(r.width, r.height) for r in report.images} == {(12000, 9000), (40, 30)}
