@@ -145,28 +145,39 @@ def make_file_dataset(
     shuffle: bool,
     seed: int,
     augmenter: Any = None,
+    on_failure: Callable[[ImageError], None] | None = None,
 ) -> Any:
-    """Like :func:`make_dataset` but decoding files on the fly (for sets too big for memory)."""
+    """Like :func:`make_dataset` but decoding files on the fly (for sets too big for memory).
+
+    A file that fails to decode now (changed or deleted since the scan) is left out of the
+    batch, never trained on as a blank image; ``on_failure`` hears of it once.
+    """
     from resnet_gui.core.tfsetup import import_tensorflow
 
     tf = import_tensorflow()
+    reported: set[str] = set()
 
-    def decode(path: bytes) -> np.ndarray:
+    def decode(path: bytes) -> tuple[np.ndarray, np.bool_]:
         try:
-            return load_image(path.decode("utf-8"), size)
-        except ImageError:
-            return np.zeros((size, size, 3), np.uint8)
+            return load_image(path.decode("utf-8"), size), np.bool_(True)
+        except ImageError as err:
+            if on_failure is not None and err.path not in reported:
+                reported.add(err.path)
+                on_failure(err)
+            return np.zeros((size, size, 3), np.uint8), np.bool_(False)
 
     ds = tf.data.Dataset.from_tensor_slices((list(paths), labels.astype(np.int32)))
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
-    def load(p: Any, y: Any) -> tuple[Any, Any]:
-        x = tf.numpy_function(decode, [p], tf.uint8, stateful=False)
+    def load(p: Any, y: Any) -> tuple[Any, Any, Any]:
+        x, ok = tf.numpy_function(decode, [p], (tf.uint8, tf.bool), stateful=False)
         x.set_shape((size, size, 3))
-        return x, y
+        ok.set_shape(())
+        return x, y, ok
 
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.filter(lambda x, y, ok: ok).map(lambda x, y, ok: (x, y)).batch(batch_size)
     ds = ds.map(
         lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, num_classes)),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -213,13 +213,16 @@ def train(
             ) if val_paths else None
         else:
             say("the images do not fit the memory budget: decoding from disk every epoch")
+            def dropped(err: Any) -> None:
+                say(f"skipped {err.path}: {err.reason} (it changed since the scan)")
+
             train_ds = pipeline.make_file_dataset(
                 train_paths, train_labels, num_classes, size, batch_size=batch, shuffle=True,
-                seed=config.seed, augmenter=augmenter,
+                seed=config.seed, augmenter=augmenter, on_failure=dropped,
             )
             val_ds = pipeline.make_file_dataset(
                 val_paths, val_labels, num_classes, size, batch_size=batch, shuffle=False,
-                seed=config.seed,
+                seed=config.seed, on_failure=dropped,
             ) if val_paths else None
     except StopRequested:
         raise TrainingStopped("stopped before training began; nothing to keep") from None

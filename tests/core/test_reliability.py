@@ -202,3 +202,35 @@ def test_ctrl_c_during_predict_exits_130(tiny_model: Path, tiny_data: Path,
 
     monkeypatch.setattr(Classifier, "iter_predict", interrupted)
     assert main(["predict", str(tiny_model), str(tiny_data)]) == 130
+
+
+@pytest.mark.parametrize("budget_mb", [2048, 0], ids=["in-memory", "on-the-fly"])
+def test_files_broken_after_the_scan_are_dropped_and_named(
+    tiny_data: Path, tmp_path: Path, budget_mb: int
+) -> None:
+    import shutil
+
+    from resnet_gui.core.dataset import scan_dataset
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    report = scan_dataset(data)
+    victims = sorted((data / "china").iterdir())[:2]
+    victims[0].write_bytes(victims[0].read_bytes()[:200])  # truncated after the scan
+    victims[1].unlink()  # deleted after the scan
+    lines: list[str] = []
+    batches: list[dict] = []
+    res = train(small_config(data, epochs=1, val_split=0.0, batch_size=2,
+                             memory_budget_mb=budget_mb),
+                report=report, on_log=lambda d: lines.append(d.get("message", "")),
+                on_batch=batches.append)
+    skipped = sorted(ln for ln in lines if ln.startswith("skipped"))
+    assert len(skipped) == 2, lines
+    assert str(victims[0]) in skipped[0] + skipped[1] and str(victims[1]) in skipped[0] + skipped[1]
+    assert all("changed since the scan" in ln for ln in skipped)
+    # 10 real images in batches of 2: five batches, none padded with blank images.
+    assert max(b["batch"] for b in batches) == 5
+    if budget_mb:
+        assert res.num_train == 10
+    else:
+        assert any("decoding from disk every epoch" in ln for ln in lines)
