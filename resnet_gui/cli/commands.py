@@ -117,6 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         feature_cache=not args.no_feature_cache,
         run_out=str(out),
         resume=args.resume,
+        init=args.init,
     )
     progress = _TerminalProgress()
     stop = threading.Event()

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--width", type=positive_int, help="ResNet-18/34 first-stage width (auto)")
     t.add_argument(
+        "--init", metavar="MODEL",
+        help="start from a model trained here: same classes train on (more epochs, new "
+        "images); other classes get a new head on its backbone (e.g. to add a class)",
+    )
+    t.add_argument(
         "--resume", action="store_true",
         help="continue an interrupted run of the same DATA and --out from its last completed "
         "epoch (its settings are used; a checkpoint is written at every epoch's end)",

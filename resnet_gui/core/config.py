@@ -78,6 +78,9 @@ class TrainConfig:
     run_out: str | None = None
     #: Continue an interrupted run of the same data and output from its last epoch.
     resume: bool = False
+    #: Start from this saved model (``core.continuation``): same classes train on, other
+    #: classes get a new head on the model's backbone.
+    init: str | None = None
 
     def to_dict(self) -> dict:
         """Plain-data copy (for settings files, checkpoints and the model card)."""

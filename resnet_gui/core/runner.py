@@ -235,6 +235,13 @@ class Runner:
             )
         except StopRequested:
             self.stopped = True
+        except Exception as exc:
+            if "ResourceExhausted" in type(exc).__name__ or "OOM when allocating" in str(exc):
+                from resnet_gui.core.errors import TrainingError
+                from resnet_gui.core.memory import out_of_memory_message
+
+                raise TrainingError(out_of_memory_message(self.plan.batch_size)) from exc
+            raise
 
     def _update_best(self, stats: dict) -> bool:
         """Remember the weights of the best epoch so far; True when this one is the best."""

@@ -116,6 +116,12 @@ def train(
         config = TrainConfig.from_dict({**resume["config"], "resume": True,
                                         "run_out": config.run_out})
 
+    init = None
+    if config.init:
+        from resnet_gui.core.continuation import check_config, load_init
+
+        init = load_init(config.init)
+        config = check_config(config, init)
     if report is None:
         log({"phase": "scanning"})
         report = _scan(config.data_dir, stop)
@@ -147,6 +153,10 @@ def train(
 
     log({"phase": "preparing"})
     plan = make_plan(config, report, len(train_recs), log)
+    if init is not None:
+        from resnet_gui.core.continuation import continued_plan
+
+        plan = continued_plan(plan, init, report.classes, _noop)
     for note in plan.notes:
         say(note)
     say(
@@ -157,7 +167,7 @@ def train(
 
     from resnet_gui.core import pipeline
     from resnet_gui.core.models import keras_module
-    from resnet_gui.core.tfsetup import gpu_supports_mixed_precision
+    from resnet_gui.core.tfsetup import gpu_supports_mixed_precision, import_tensorflow
 
     keras = keras_module()
     keras.utils.set_random_seed(config.seed)
@@ -179,7 +189,18 @@ def train(
     )
     batch = plan.batch_size
     log({"phase": "building"})
-    model, backbone = build_for_plan(plan, report.classes)
+    model, backbone = build_for_plan(plan, report.classes,
+                                     backbone=init.backbone if init is not None else None)
+    if init is not None:
+        from resnet_gui.core.continuation import copy_head
+
+        copy_head(init, model, report.classes)
+    on_cpu = not import_tensorflow().config.list_logical_devices("GPU")
+    if on_cpu and (not plan.freeze_base or plan.fine_tune_blocks):
+        # On the CPU a batch too large for the memory would swap or be killed: refuse it now.
+        from resnet_gui.core.memory import check_batch_fits
+
+        check_batch_fits(backbone, size, batch)
     head = None
     try:
         if in_memory:

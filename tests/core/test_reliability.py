@@ -234,3 +234,27 @@ def test_files_broken_after_the_scan_are_dropped_and_named(
         assert res.num_train == 10
     else:
         assert any("decoding from disk every epoch" in ln for ln in lines)
+
+
+def test_a_batch_too_large_for_the_memory_is_refused_with_a_size_that_fits(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resnet_gui.core.memory import check_batch_fits, training_bytes
+    from resnet_gui.core.models import build_backbone
+
+    backbone = build_backbone("resnet18", width=32, stem_stride=1)
+    per_image, fixed = training_bytes(backbone, 32, 1)
+    assert 3e6 < per_image < 6e6  # 32 px, stride-1 stem: about 4 MB of activations per image
+    free = 2 * 2**30
+    assert check_batch_fits(backbone, 32, 64, free=free) == fixed + 64 * per_image
+    with pytest.raises(TrainingError, match=r"needs about .* GB to train, and 2.0 GB is free: "
+                                            r"use --batch-size (\d+) or less") as info:
+        check_batch_fits(backbone, 32, 4096, free=free)
+    suggested = int(str(info.value).split("--batch-size ")[1].split()[0])
+    assert check_batch_fits(backbone, 32, suggested, free=free)  # the suggestion fits
+    # End to end: refused before the first epoch, with the advice.
+    assert main(["train", str(tiny_data), "--out", str(tmp_path / "m.keras"), "--arch",
+                 "resnet18", "--weights", "none", "--batch-size", "2000000"]) == 2
+    err = capsys.readouterr().err
+    assert "GB is free: use --batch-size" in err
+    assert "epoch   1/" not in err  # refused before the first epoch

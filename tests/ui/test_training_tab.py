@@ -243,3 +243,15 @@ def test_interrupted_run_bar_resumes_or_discards(qtbot, window, tiny_data: Path)
     assert "epoch 2 of 3" in tab.resume_label.text()
     tab.discard_button.click()
     assert not tab.resume_bar.isVisible() and Checkpoint.for_run(tiny_data, None).state() is None
+
+
+def test_weights_from_a_model_file_continues_from_it(window, tiny_model: Path) -> None:  # noqa: ANN001
+    form = window.training_tab.form
+    assert form.choose_init_model(str(tiny_model))
+    assert form.weights_combo.currentData() == "model"
+    assert not form.arch_combo.isEnabled() and not form.size_spin.isEnabled()
+    kwargs = form.config_kwargs()
+    assert kwargs["init"] == str(tiny_model)
+    assert kwargs["arch"] == "auto" and kwargs["image_size"] is None
+    form.weights_combo.setCurrentIndex(form.weights_combo.findData("none"))
+    assert form.config_kwargs()["init"] is None and form.arch_combo.isEnabled()

@@ -37,6 +37,7 @@ class TrainSettingsForm(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Model and training", parent)
         self.weights_file = ""
+        self.init_model = ""  # "From a model file…": continue from this .keras
         self.busy = False
         form = QFormLayout(self)
         self.arch_combo = QComboBox()
@@ -48,6 +49,7 @@ class TrainSettingsForm(QGroupBox):
         self.weights_combo.addItem("ImageNet (transfer learning)", "imagenet")
         self.weights_combo.addItem("None (train from scratch)", "none")
         self.weights_combo.addItem("Import weights file…", "file")
+        self.weights_combo.addItem("From a model file… (continue training)", "model")
         self.weights_combo.currentIndexChanged.connect(self._on_weights_changed)
         form.addRow("Weights", self.weights_combo)
         self.size_spin = QSpinBox()
@@ -193,7 +195,29 @@ class TrainSettingsForm(QGroupBox):
             self.weights_combo.setCurrentIndex(0)
         self._on_weights_changed()
 
+    def choose_init_model(self, path: str | None = None) -> bool:
+        """Continue from a saved model (asked for when ``path`` is None); False if cancelled."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Continue from a model", "", "Keras model (*.keras);;All files (*)"
+            )
+        if not path:
+            return False
+        self.init_model = path
+        self.weights_combo.setToolTip(
+            f"Continuing from {path}: same classes train on, other classes get a new head; "
+            "the architecture and image size are the model's"
+        )
+        self.weights_combo.setCurrentIndex(self.weights_combo.findData("model"))
+        return True
+
     def _on_weights_changed(self) -> None:
+        if self.weights_combo.currentData() == "model" and not self.init_model:
+            if not self.choose_init_model():
+                self.weights_combo.setCurrentIndex(1)
+                return
+        if self.weights_combo.currentData() != "model":
+            self.weights_combo.setToolTip("")
         if self.weights_combo.currentData() == "file" and not self.weights_file:
             path, _ = QFileDialog.getOpenFileName(
                 self, "Import weights file", "", "Keras weights (*.h5 *.weights.h5);;All files (*)"
@@ -203,8 +227,8 @@ class TrainSettingsForm(QGroupBox):
             else:
                 self.weights_combo.setCurrentIndex(1)
                 return
-        pretrained = self.weights_combo.currentData() in ("imagenet", "file")
-        if pretrained and self.mode_full.isChecked():
+        pretrained = self.weights_combo.currentData() in ("imagenet", "file", "model")
+        if pretrained and self.mode_full.isChecked() and self.weights_combo.currentData() != "model":
             self.mode_frozen.setChecked(True)
         if not pretrained:
             self.mode_full.setChecked(True)
@@ -212,7 +236,7 @@ class TrainSettingsForm(QGroupBox):
 
     def _update_enabled(self) -> None:
         busy = self.busy
-        pretrained = self.weights_combo.currentData() in ("imagenet", "file")
+        pretrained = self.weights_combo.currentData() in ("imagenet", "file", "model")
         why = "" if pretrained else "Needs pretrained weights: a random backbone must be trained"
         self.mode_frozen.setEnabled(pretrained and not busy)
         self.mode_frozen.setToolTip(why)
@@ -222,6 +246,10 @@ class TrainSettingsForm(QGroupBox):
         for w in (self.arch_combo, self.weights_combo, self.size_spin, self.epochs_spin,
                   self.batch_spin, self.lr_spin, self.val_spin, self.mode_full, self.aug_auto):
             w.setEnabled(not busy)
+        from_model = self.weights_combo.currentData() == "model"
+        for w in (self.arch_combo, self.size_spin):  # the model's own, when continuing
+            w.setEnabled(not busy and not from_model)
+            w.setToolTip("Taken from the model you continue from" if from_model else "")
         auto = self.aug_auto.isChecked()
         for name, cb in self.aug_checks.items():
             cb.setEnabled(not busy and not auto)
@@ -240,10 +268,12 @@ class TrainSettingsForm(QGroupBox):
         v = self.settings_values()
         weights = {"imagenet": "imagenet", "none": "none"}.get(v["weights"], self.weights_file)
         mode = v["mode"]
+        from_model = v["weights"] == "model"
         return {
-            "arch": v["arch"],
-            "weights": weights,
-            "image_size": v["image_size"] or None,
+            "arch": "auto" if from_model else v["arch"],
+            "weights": "auto" if from_model else weights,
+            "init": self.init_model if from_model else None,
+            "image_size": None if from_model else (v["image_size"] or None),
             "epochs": v["epochs"] or None,
             "batch_size": v["batch_size"],
             "learning_rate": v["learning_rate"] or None,
