@@ -2,9 +2,13 @@
 
 Same classes: the whole model (backbone and head) trains on, e.g. for more epochs or on new
 images. Other classes: the backbone is kept and a new head is made (adding a class to a trained
-model). The architecture, image size, width and stem come from the model, not from the data;
-the learning rate is a tenth of a fresh run's (the weights are already good: a fresh run's peak
-would undo much of what they learned).
+model). The architecture, image size, width and stem come from the model, not from the data.
+
+With the same classes the learning rate is a tenth of a fresh run's: the weights are already
+good, and a fresh run's peak would undo much of what they learned. A new head starts from
+random weights and needs a fresh run's rate: measured on digits (a 5-class model continued on
+10 classes, 6 epochs, ResNet-18 width 16), held-out accuracy was 0.35 at a tenth, 0.54 at
+three tenths, 0.80 at the full rate; a fresh model reached 0.79 in the same 6 epochs.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from resnet_gui.core.config import OnLog, TrainConfig, TrainPlan
 from resnet_gui.core.errors import TrainingError
 
-#: A continued run's learning rates, relative to a fresh run's.
+#: A continued run's learning rates with the same classes, relative to a fresh run's.
 CONTINUE_LR_FACTOR = 0.1
 
 
@@ -85,10 +89,11 @@ def continued_plan(plan: TrainPlan, init: InitModel, class_names: list[str],
             + ("same classes, the whole model trains on" if same else
                "other classes, the backbone is kept and a new head is trained"))
     log({"message": note})
+    factor = CONTINUE_LR_FACTOR if same else 1.0
     return replace(
         plan, weights=p.weights, stem_stride=p.stem_stride, bn_momentum=p.bn_momentum,
-        dropout=p.dropout, learning_rate=plan.learning_rate * CONTINUE_LR_FACTOR,
-        fine_tune_learning_rate=plan.fine_tune_learning_rate * CONTINUE_LR_FACTOR,
+        dropout=p.dropout, learning_rate=plan.learning_rate * factor,
+        fine_tune_learning_rate=plan.fine_tune_learning_rate * factor,
         notes=[*plan.notes, note],
     )
 
