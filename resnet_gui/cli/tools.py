@@ -95,7 +95,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def sort_command(args: argparse.Namespace) -> int:
     """``predict --sort-into OUT``: copy or move images into class folders."""
-    from resnet_gui.core.sorting import sort_into
+    from resnet_gui.core.sorting import SORT_CSV, sort_into
 
     clf = load_classifier(args)
     tty = sys.stderr.isatty()
@@ -113,5 +113,5 @@ def sort_command(args: argparse.Namespace) -> int:
     for path, reason in report.unreadable:
         print(f"left in place: {path}: {reason}")
     print(report.summary())
-    print(f"every file is listed in {Path(report.out_dir) / 'predictions.csv'}")
+    print(f"every file is listed in {Path(report.out_dir) / SORT_CSV}")
     return EXIT_FAILED_INPUTS if report.unreadable else EXIT_OK

@@ -21,11 +21,15 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from resnet_gui.core.config import TrainConfig
 
 STATE, WEIGHTS, BEST, OPTIMIZER = "state.json", "weights.npz", "best.npz", "optimizer.npz"
 #: Bumped when the layout changes; older checkpoints are then ignored.
@@ -118,8 +122,8 @@ class Checkpoint:
 
     def save(self, state: dict, model: Any, best_weights: list | None) -> None:
         """Write the checkpoint atomically (see the module docstring)."""
+        self._remove_partials()
         new = self.folder.with_name(self.folder.name + f".new{os.getpid()}")
-        shutil.rmtree(new, ignore_errors=True)
         new.mkdir(parents=True)
         try:
             _save_arrays(new / WEIGHTS, model.get_weights())
@@ -143,15 +147,31 @@ class Checkpoint:
         folder = self.find()
         if folder is None or not (folder / name).is_file():
             return None
-        return _load_arrays(folder / name)
+        try:
+            return _load_arrays(folder / name)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            from resnet_gui.core.errors import TrainingError
+
+            raise TrainingError(
+                f"the checkpoint in {folder} is damaged ({exc}); train afresh without --resume"
+            ) from exc
 
     def discard(self) -> None:
         """Delete the checkpoint (after a successful save, or when the user discards it)."""
         for folder in (self.folder, self._old):
             shutil.rmtree(folder, ignore_errors=True)
+        self._remove_partials()
+
+    def _remove_partials(self) -> None:
+        """Half-written checkpoints of killed runs (``<key>.new<pid>``)."""
+        if self.folder.parent.is_dir():
+            for partial in self.folder.parent.glob(f"{self.folder.name}.new*"):
+                shutil.rmtree(partial, ignore_errors=True)
 
 
-def open_for(config: Any, say: Any) -> tuple[Checkpoint | None, dict | None]:
+def open_for(
+    config: TrainConfig, say: Callable[[str], None]
+) -> tuple[Checkpoint | None, dict | None]:
     """The checkpoint of ``config``'s run, and its state when the run is to resume from it.
 
     Says in one line when an interrupted run exists but ``config.resume`` is off (the new run

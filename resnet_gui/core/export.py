@@ -131,13 +131,18 @@ def export_graph(classifier: Classifier) -> Any:
     if abs(classifier.temperature - 1.0) > 1e-6:
         x = Temperature(classifier.temperature, name="temperature")(x)
     graph = keras.Model(inputs, x, name="exported_classifier")
-    graph(np.zeros((1, size, size, 3), np.float32))  # ONNX export wants a model that has run
+    try:
+        graph(np.zeros((1, size, size, 3), np.float32))  # ONNX export wants a model that ran
+    except Exception as exc:  # noqa: BLE001 - a model made elsewhere may not fit its own size
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"the model cannot be exported: {first[:300]}") from exc
     return graph
 
 
 def model_card(classifier: Classifier, fmt: str, int8: bool = False) -> dict:
     """The exported model's contract, as written to ``model_card.json``."""
     s = classifier.image_size
+    batch = 1 if fmt == "tflite" else None  # LiteRT's converted graph takes one image a call
     return {
         "exported_by": f"resnet-gui {__version__}",
         "format": fmt,
@@ -145,14 +150,14 @@ def model_card(classifier: Classifier, fmt: str, int8: bool = False) -> dict:
         "input": {
             "dtype": "float32",
             "layout": "NHWC",
-            "shape": [None, s, s, 3],
+            "shape": [batch, s, s, 3],
             "pixels": "RGB, 0-255",
             "resize": f"the caller's: the whole image to {s}x{s}, bilinear, no crop "
             "(as resnet-gui does)",
             "normalisation": "inside the model",
         },
         "output": {
-            "shape": [None, len(classifier.class_names)],
+            "shape": [batch, len(classifier.class_names)],
             "meaning": "probabilities in the order of class_names",
             "calibrated": abs(classifier.temperature - 1.0) > 1e-6,
             "temperature": classifier.temperature,
@@ -409,7 +414,16 @@ def check_export(
     from resnet_gui.core.tfsetup import filtered_stderr
 
     with filtered_stderr():  # LiteRT's notices about its CPU delegate
-        return _check(exported, fmt, classifier, data, int8, batch_size, should_stop)
+        try:
+            return _check(exported, fmt, classifier, data, int8, batch_size, should_stop)
+        except (InputError, ModelFileError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a runtime refusing the file is an answer
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError(
+                f"the {fmt} runtime cannot run {Path(str(getattr(exported, 'path', exported)))}"
+                f": {first[:300]}"
+            ) from exc
 
 
 def _check(

@@ -63,7 +63,8 @@ def _child_main(
             should_stop=stop.is_set,
             report=report,
         )
-        result.save(model_path)
+        # A hand-over copy for the parent: the checkpoint stays until the user saves.
+        result.save(model_path, discard_checkpoint=False)
         plain = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "model"}
         events.put({"kind": "result", **plain, "model_file": model_path})
     except TrainingStopped as exc:  # a stop before the first epoch: not a failure

@@ -122,6 +122,10 @@ def _copy_whole(source: Path, folder: Path) -> Path:
                 return cand
             except FileExistsError:
                 continue
+            except OSError:  # no hard links here (FAT, exFAT, some shares)
+                made = _create_new(cand, partial)
+                if made:
+                    return cand
         raise InputError(f"no free name for {source.name} in {folder}")
     finally:
         if partial.exists():
@@ -141,6 +145,24 @@ def _drop_if_same(source: Path, copy: Path) -> bool:
     return False
 
 
+def _create_new(target: Path, partial: Path) -> bool:
+    """Copy ``partial`` to ``target`` only if ``target`` does not exist (O_EXCL)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as dst, partial.open("rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        shutil.copystat(partial, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # never leave a half-written final name
+        raise
+    return True
+
+
 def _read_done(csv_path: Path) -> tuple[dict[str, str], set[str]]:
     """(old path -> new path of files a previous run sorted whose copy still exists, every
     destination path recorded)."""
@@ -148,20 +170,26 @@ def _read_done(csv_path: Path) -> tuple[dict[str, str], set[str]]:
     claimed: set[str] = set()
     if not csv_path.is_file():
         return done, claimed
-    with csv_path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("status") in ("copied", "moved") and row.get("new_path"):
-                claimed.add(row["new_path"])
-                if Path(row["new_path"]).is_file():
-                    done[row["old_path"]] = row["new_path"]
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("status") in ("copied", "moved") and row.get("new_path"):
+                    claimed.add(row["new_path"])
+                    if Path(row["new_path"]).is_file():
+                        done[row["old_path"]] = row["new_path"]
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{csv_path} is unreadable ({exc}); move it away to sort into this folder"
+        ) from exc
     return done, claimed
 
 
-def _clean_partials(out: Path) -> None:
-    for dirpath, _, files in os.walk(out):
-        for f in files:
-            if f.startswith(".") and f.endswith(_PARTIAL):
-                Path(dirpath, f).unlink(missing_ok=True)
+def _clean_partials(folder: Path) -> None:
+    """Remove the partial copies an interrupted sort left in one of its class folders."""
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if f.name.startswith(".") and f.name.endswith(_PARTIAL):
+                f.unlink(missing_ok=True)
 
 
 def sort_into(
@@ -179,8 +207,8 @@ def sort_into(
 
     Args:
         classifier: the model.
-        inputs: files and folders (folders recursively; files already under ``out_dir`` are
-            left out).
+        inputs: files and folders (folders recursively; files in the sort's own class folders
+            under ``out_dir`` are left out).
         out_dir: the destination; created if missing.
         move: delete each source after its copy is verified.
         min_confidence: below this top probability, files go to ``_uncertain``.
@@ -199,13 +227,16 @@ def sort_into(
         probe.unlink()
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
-    _clean_partials(out)
+    own = [out / _safe_folder(c) for c in classifier.class_names] + [out / UNCERTAIN_FOLDER]
+    for folder in own:
+        _clean_partials(folder)
     csv_path = out / SORT_CSV
     done, claimed = _read_done(csv_path)
     report = SortReport(str(out), move)
+    # The sort's own folders are never sorted again (OUT may be inside, or around, the inputs).
     paths = [
         p for p in expand_inputs(inputs)
-        if not Path(p).resolve().is_relative_to(out)
+        if not any(Path(p).resolve().is_relative_to(folder) for folder in own)
     ]
     todo = [p for p in paths if str(Path(p).resolve()) not in done]
     report.already_sorted = len(paths) - len(todo)
@@ -229,8 +260,14 @@ def sort_into(
             should_stop=should_stop,
         ):
             for pred in batch:
-                writer.writerow(_sort_one(pred, out, move, report, claimed))
+                row = _sort_one(pred, out, move, report, claimed)
+                writer.writerow(row)
                 fh.flush()
+                os.fsync(fh.fileno())
+                if move and row[4] == "moved":
+                    # Deleted only once the copy is verified and recorded: a crash here leaves
+                    # the source, which the next run recognises and removes.
+                    Path(row[0]).unlink(missing_ok=True)
             handled += len(batch)
             if progress:
                 progress(handled, len(paths))
@@ -256,8 +293,6 @@ def _sort_one(
             if target.stat().st_size != source.stat().st_size or file_digest(target) != digest:
                 target.unlink()
                 raise OSError("the copy differs from the source")
-        if move:
-            source.unlink()
     except OSError as exc:
         report.unreadable.append((str(source), f"not sorted: {exc.strerror or exc}"))
         return [str(source), "", label, f"{prob:.6f}", "failed", str(exc.strerror or exc)]

@@ -52,8 +52,11 @@ class TrainResult:
     #: The run's checkpoint, deleted once the model is saved.
     checkpoint: Any = None
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, discard_checkpoint: bool = True) -> Path:
         """Save the model atomically as a ``.keras`` file; returns the final path.
+
+        The run's checkpoint is deleted afterwards (the model is safe), unless
+        ``discard_checkpoint`` is False (a hand-over copy, not the user's save).
 
         Raises:
             ModelFileError: the path does not end in ``.keras`` or cannot be written.
@@ -65,9 +68,12 @@ class TrainResult:
             saved = atomic_save(path, lambda tmp: shutil.copyfile(source, tmp))
         else:
             saved = save_model(self.model, path)
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and discard_checkpoint:
             self.checkpoint.discard()  # the model is safe: the run needs no resuming
         return saved
+
+
+STOPPED_BEFORE_TRAINING = "stopped before training began; nothing to keep"
 
 
 def _noop(_: Any) -> None:
@@ -121,7 +127,8 @@ def train(
         from resnet_gui.core.continuation import check_config, load_init
 
         init = load_init(config.init)
-        config = check_config(config, init)
+        if resume is None:  # a resumed run's saved config was checked when it began
+            config = check_config(config, init)
     if report is None:
         log({"phase": "scanning"})
         report = _scan(config.data_dir, stop)
@@ -246,7 +253,7 @@ def train(
                 seed=config.seed, on_failure=dropped,
             ) if val_paths else None
     except StopRequested:
-        raise TrainingStopped("stopped before training began; nothing to keep") from None
+        raise TrainingStopped(STOPPED_BEFORE_TRAINING) from None
 
     steps = max(1, math.ceil(len(train_paths) / batch))
     runner = Runner(
@@ -313,7 +320,7 @@ def _scan(folder: str, stop: ShouldStop, classes: list[str] | None = None) -> Da
         return scan_dataset(folder, classes=classes, should_stop=stop)
     except DatasetError:
         if stop():
-            raise TrainingStopped("stopped before training began; nothing to keep") from None
+            raise TrainingStopped(STOPPED_BEFORE_TRAINING) from None
         raise
 
 

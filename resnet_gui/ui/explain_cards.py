@@ -21,6 +21,7 @@ class ExplainCards:
     explain_box: Any
     explain_worker: Any
     status: Any
+    sender: Any
 
     @Slot(bool)
     def _explain_toggled(self, on: bool) -> None:
@@ -45,6 +46,8 @@ class ExplainCards:
 
     @Slot(object)
     def _overlays_ready(self, batch: list) -> None:
+        if self.sender() is not self.explain_worker:  # a run for a model no longer loaded
+            return
         arrays = dict(batch)
         for card in self.cards:
             arr = arrays.get(card.result["path"])
@@ -53,11 +56,15 @@ class ExplainCards:
 
     @Slot(str, str)
     def _explain_failed(self, message: str, tb: str) -> None:
+        if self.sender() is not self.explain_worker:
+            return
         self.explain_box.setChecked(False)
         QMessageBox.warning(self, "Cannot show where the model looked", message)
 
     @Slot()
     def _explain_finished(self) -> None:
+        if self.sender() is not self.explain_worker:
+            return
         self.explain_worker = None
         if self.explain_box.isChecked():
             self.status.emit("Bright regions: what raised the predicted class's score (Grad-CAM)")

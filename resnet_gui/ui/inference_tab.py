@@ -224,6 +224,9 @@ class InferenceTab(ExplainCards, QWidget):
     def set_classifier(self, classifier: Any) -> None:
         """Use ``classifier`` (a core Classifier) for new predictions."""
         self.classifier = classifier
+        if self.explain_worker is not None:  # its maps are of the previous model
+            self.explain_worker.stop()
+            self.explain_worker = None
         self.explain_box.setChecked(False)
         for card in self.cards:
             card.set_overlay(None)  # overlays of another model

@@ -209,7 +209,9 @@ class SortDialog(QDialog):
         lines += [f"Left in place: {Path(p).name}: {why}" for p, why in report.unreadable[:8]]
         if len(report.unreadable) > 8:
             lines.append(f"… and {len(report.unreadable) - 8} more (see predictions.csv)")
-        lines.append(f"Every file is listed in {Path(report.out_dir) / 'predictions.csv'}")
+        from resnet_gui.core.sorting import SORT_CSV
+
+        lines.append(f"Every file is listed in {Path(report.out_dir) / SORT_CSV}")
         self.summary.setText("<br>".join(lines))
 
     @Slot(str, str)
@@ -289,10 +291,13 @@ class ExportDialog(QDialog):
         return str(self.format_combo.currentData())
 
     def _default_out(self) -> str:
-        source = str(self.classifier.info.get("source") or "model.keras")
-        stem = Path(source).with_suffix("")
-        return str(stem) + {"savedmodel": "_savedmodel", "tflite": ".tflite",
-                            "onnx": ".onnx"}[self.fmt]
+        from resnet_gui.core.export import EXPORT_FORMATS
+
+        source = Path(str(self.classifier.info.get("source") or ""))
+        if not source.suffix:  # "(just trained)": not a file
+            source = Path.home() / "model.keras"
+        suffix = EXPORT_FORMATS[self.fmt][1] or "_savedmodel"
+        return str(source.with_suffix("")) + suffix
 
     def _format_changed(self, _: int = 0) -> None:
         self.int8_box.setEnabled(self.fmt == "tflite")
@@ -301,8 +306,9 @@ class ExportDialog(QDialog):
         self.out_edit.setText(self._default_out())
 
     def _choose_out(self) -> None:
-        if self.fmt == "savedmodel":
-            path = QFileDialog.getExistingDirectory(self, "Export into folder")
+        if self.fmt == "savedmodel":  # a new folder is made inside the chosen one
+            parent = QFileDialog.getExistingDirectory(self, "Export into a new folder in")
+            path = str(Path(parent) / Path(self._default_out()).name) if parent else ""
         else:
             suffix = {"tflite": "TFLite (*.tflite)", "onnx": "ONNX (*.onnx)"}[self.fmt]
             path, _ = QFileDialog.getSaveFileName(self, "Export as", self.out_edit.text(), suffix)

@@ -259,8 +259,10 @@ class TrainingTab(FolderDropTarget, QWidget):
         if state is None:
             self.resume_bar.hide()
             return
+        done, total = state["epochs_done"], state["epochs"]
         self.resume_label.setText(
-            f"Training was interrupted at epoch {state['epochs_done']} of {state['epochs']}."
+            f"A finished run of this folder was not saved (epoch {done} of {total})."
+            if done >= total else f"Training was interrupted at epoch {done} of {total}."
         )
         self.resume_bar.show()
 

@@ -361,6 +361,8 @@ def export_work(classifier: Any, fmt: str, out: str, int8: bool, calibration: st
         emit(f"Checking {exported.path.name} in its own runtime…")
         result = check_export(exported, fmt, classifier, check, int8=int8,
                               should_stop=should_stop)
+        if should_stop():  # a partial check proves nothing: not recorded
+            return exported, None
         add_check_to_card(exported, result)
         return exported, result
 

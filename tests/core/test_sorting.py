@@ -133,3 +133,26 @@ def test_sort_cli(tiny_model: Path, tiny_data: Path, tmp_path: Path, capsys) -> 
     # Sorting into a folder inside the inputs does not sort the sorted files again.
     assert main(["predict", str(tiny_model), str(src), "--sort-into", str(src / "out")]) == 1
     assert "copied 24 file(s)" in capsys.readouterr().out
+
+
+def test_out_around_the_inputs_and_drives_without_hard_links(
+    tiny_model: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resnet_gui.core.sorting as sorting
+
+    photos = tmp_path / "Photos"
+    shutil.copytree(tiny_data, photos / "inbox")
+    before = contents(photos)
+
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as on FAT or exFAT
+
+    monkeypatch.setattr(sorting.os, "link", no_links)
+    clf = Classifier.load(tiny_model)
+    report = sort_into(clf, [photos / "inbox"], photos)  # OUT is the inputs' parent
+    assert report.sorted_count == 12 and not report.unreadable
+    again = sort_into(clf, [photos], photos)  # all of it: its own class folders are left out
+    assert again.sorted_count == 0 and again.already_sorted == 12
+    copies = contents(photos)
+    assert all(copies[h] == 2 * n for h, n in before.items())  # originals plus one copy each
+    assert not [p for p in photos.rglob("*") if p.name.endswith(".partial")]

@@ -214,7 +214,9 @@ def test_stop_while_the_child_starts_is_not_a_failure(qtbot, window, tiny_data: 
 
 
 @pytest.mark.slow
-def test_interrupted_run_bar_resumes_or_discards(qtbot, window, tiny_data: Path) -> None:  # noqa: ANN001
+def test_interrupted_run_bar_resumes_or_discards(
+    qtbot, window, tiny_data: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
     from resnet_gui.core.checkpoint import Checkpoint
     from resnet_gui.core.config import TrainConfig
     from resnet_gui.core.training import train
@@ -233,7 +235,9 @@ def test_interrupted_run_bar_resumes_or_discards(qtbot, window, tiny_data: Path)
     assert tab.result is not None and [h["epoch"] for h in tab.result.history] == [1, 2, 3]
     assert "resuming from epoch 1 of 3" in tab.log.toPlainText()
     assert tab.plot.point_counts()[1] == 2  # this session drew epochs 2 and 3
-    # The child saved the model for the app: the run needs no resuming any more.
+    # Until the user saves the model, a crash of the app loses nothing: the checkpoint stays.
+    assert Checkpoint.for_run(tiny_data, None).state()["epochs_done"] == 3
+    assert tab.save_model(str(tmp_path / "m.keras"))
     assert Checkpoint.for_run(tiny_data, None).state() is None
 
     seen.clear()
