@@ -21,7 +21,6 @@ class ExplainCards:
     explain_box: Any
     explain_worker: Any
     status: Any
-    sender: Any
 
     @Slot(bool)
     def _explain_toggled(self, on: bool) -> None:
@@ -41,12 +40,13 @@ class ExplainCards:
         self.explain_worker = self.pool.submit(
             explain_work(self.classifier, todo), name="explain",
             connect={"progressed": self._overlays_ready, "errored": self._explain_failed,
-                     "finished": self._explain_finished},
+                     "returned": self._explain_done},
         )
 
     @Slot(object)
-    def _overlays_ready(self, batch: list) -> None:
-        if self.sender() is not self.explain_worker:  # a run for a model no longer loaded
+    def _overlays_ready(self, payload: tuple) -> None:
+        key, batch = payload
+        if key != id(self.classifier):  # a run for a model no longer loaded
             return
         arrays = dict(batch)
         for card in self.cards:
@@ -56,14 +56,13 @@ class ExplainCards:
 
     @Slot(str, str)
     def _explain_failed(self, message: str, tb: str) -> None:
-        if self.sender() is not self.explain_worker:
-            return
+        self.explain_worker = None
         self.explain_box.setChecked(False)
         QMessageBox.warning(self, "Cannot show where the model looked", message)
 
-    @Slot()
-    def _explain_finished(self) -> None:
-        if self.sender() is not self.explain_worker:
+    @Slot(object)
+    def _explain_done(self, key: int) -> None:
+        if key != id(self.classifier):  # the run of a model replaced since
             return
         self.explain_worker = None
         if self.explain_box.isChecked():

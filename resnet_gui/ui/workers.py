@@ -304,14 +304,17 @@ def thumbnails_work(paths: list[str], size: int = 96) -> WorkFn:
 
 
 def explain_work(classifier: Any, paths: list[str], size: int = 96) -> WorkFn:
-    """Grad-CAM overlay thumbnails; each progress event is a list of (path, array or None)."""
+    """Grad-CAM overlay thumbnails. Each progress event is (the classifier's ``id``, a list of
+    (path, array or None)); the result is that ``id``, so a receiver can drop the maps of a
+    model it no longer shows."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         from resnet_gui.core.explain import explained_thumbnails
 
+        key = id(classifier)
         for batch in explained_thumbnails(classifier, paths, size, should_stop=should_stop):
-            emit(batch)
-        return len(paths)
+            emit((key, batch))
+        return key
 
     return work
 
