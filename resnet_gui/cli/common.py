@@ -22,6 +22,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
@@ -29,6 +30,7 @@ def positive_int(text: str) -> int:
 
 
 def fraction(text: str) -> float:
+    """An argparse type: a number from 0 up to (not including) 1."""
     value = float(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
