@@ -66,7 +66,8 @@ def _png_name(path: Path, used: set[str]) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a model; with --check, run the export in its runtime and compare."""
-    from resnet_gui.core.export import add_check_to_card, check_export, export_model, target_path
+    from resnet_gui.core.export import export_model, target_path
+    from resnet_gui.core.export_check import add_check_to_card, check_export
 
     if args.int8 and args.format != "tflite":
         raise UsageError("--int8 applies to --format tflite only")

@@ -9,6 +9,7 @@ model's calibration temperature. Its contract (:func:`model_card`) is written be
 
 The conversion itself is Keras 3's ``model.export`` (formats "tf_saved_model", "litert",
 "onnx"); int8 TFLite passes LiteRT's converter a representative dataset of the user's images.
+The check in each runtime is ``core/export_check.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,6 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "tflite": ("litert", ".tflite"),
     "onnx": ("onnx", ".onnx"),
 }
-#: Lowest top-1 agreement with the ``.keras`` model that ``--check`` accepts.
-MIN_AGREEMENT = 0.99
-MIN_AGREEMENT_INT8 = 0.97
 #: Images of the calibration folder used to quantise an int8 model.
 CALIBRATION_IMAGES = 200
 _INPUT_SCALE_TO_MODE = {"0-255": "none", "0-1": "unit", "-1-1": "tf"}
@@ -55,28 +53,6 @@ class Exported:
     card_path: Path
     labels_path: Path
     int8: bool = False
-
-
-@dataclass
-class CheckResult:
-    """How closely an exported model agrees with the ``.keras`` model on real images."""
-
-    agreement: float
-    images: int
-    max_abs_diff: float
-    threshold: float
-
-    @property
-    def passed(self) -> bool:
-        """Agreement at or above the threshold for the format."""
-        return self.agreement >= self.threshold
-
-    def line(self) -> str:
-        """``agreement 0.993 (top-1, N images), max |dp| 0.0004``."""
-        return (
-            f"agreement {self.agreement:.3f} (top-1, {self.images} images), "
-            f"max |dp| {self.max_abs_diff:.4f}"
-        )
 
 
 def _layers(keras: Any) -> tuple[type, type]:
@@ -196,9 +172,11 @@ def target_path(fmt: str, out: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _images(folder: str | os.PathLike[str], size: int, limit: int | None = None) -> Iterator[
+def images_of(folder: str | os.PathLike[str], size: int, limit: int | None = None) -> Iterator[
     tuple[str, np.ndarray]
 ]:
+    """(path, RGB uint8 array at ``size``) of a folder's readable images, through the app's
+    decoder; unreadable files are skipped."""
     from resnet_gui.core.errors import ImageError
 
     count = 0
@@ -289,7 +267,7 @@ def _int8_options(classifier: Classifier, calibration: str | os.PathLike[str]) -
     from resnet_gui.core.tfsetup import import_tensorflow
 
     tf = import_tensorflow()
-    images = [a for _, a in _images(calibration, classifier.image_size, CALIBRATION_IMAGES)]
+    images = [a for _, a in images_of(calibration, classifier.image_size, CALIBRATION_IMAGES)]
     if not images:
         raise InputError(f"no readable images in the calibration folder {calibration}")
 
@@ -300,7 +278,8 @@ def _int8_options(classifier: Classifier, calibration: str | os.PathLike[str]) -
     return {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative}
 
 
-def _write_json_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` under a temporary name, then rename it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -311,8 +290,8 @@ def _write_json_atomic(path: Path, text: str) -> None:
 
 def _write_sidecars(folder: Path, card: dict, class_names: list[str]) -> tuple[Path, Path]:
     card_path, labels_path = folder / "model_card.json", folder / "labels.txt"
-    _write_json_atomic(card_path, json.dumps(card, indent=2) + "\n")
-    _write_json_atomic(labels_path, "".join(f"{c}\n" for c in class_names))
+    write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
+    write_text_atomic(labels_path, "".join(f"{c}\n" for c in class_names))
     return card_path, labels_path
 
 
@@ -329,132 +308,3 @@ def _replace_folder(new: Path, target: Path) -> None:
         os.replace(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def add_check_to_card(exported: Exported, check: CheckResult) -> None:
-    """Record a check's figures in the export's ``model_card.json``."""
-    card = json.loads(exported.card_path.read_text(encoding="utf-8"))
-    card["check"] = {
-        "agreement": round(check.agreement, 6), "images": check.images,
-        "max_abs_diff": float(f"{check.max_abs_diff:.3g}"), "passed": check.passed,
-    }
-    _write_json_atomic(exported.card_path, json.dumps(card, indent=2) + "\n")
-
-
-def runtime(path: str | os.PathLike[str], fmt: str) -> Callable[[np.ndarray], np.ndarray]:
-    """A function running the exported file in its own runtime: float32 batch -> probabilities.
-
-    SavedModel runs in TensorFlow, TFLite in the LiteRT interpreter (``ai_edge_litert``, else
-    TensorFlow's own ``tf.lite.Interpreter``), ONNX in onnxruntime.
-    """
-    if fmt == "savedmodel":
-        from resnet_gui.core.tfsetup import import_tensorflow
-
-        loaded = import_tensorflow().saved_model.load(str(path))
-        return lambda x: np.asarray(loaded.serve(x))
-    if fmt == "onnx":
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise ModelFileError(
-                "checking ONNX needs onnxruntime: pip install 'resnet-gui[export]'"
-            ) from exc
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda x: np.asarray(session.run(None, {name: x})[0])
-    return _tflite_runner(str(path))
-
-
-def _tflite_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import warnings
-
-        from resnet_gui.core.tfsetup import import_tensorflow
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
-    interpreter = Interpreter(model_path=path)
-    inp = interpreter.get_input_details()[0]["index"]
-    out = interpreter.get_output_details()[0]["index"]
-
-    interpreter.allocate_tensors()
-
-    def run(x: np.ndarray) -> np.ndarray:
-        results = []
-        for one in x:  # the converted graph has a fixed batch of 1
-            interpreter.set_tensor(inp, one[None])
-            interpreter.invoke()
-            results.append(np.array(interpreter.get_tensor(out)[0]))
-        return np.stack(results)
-
-    return run
-
-
-def check_export(
-    exported: Exported | Path,
-    fmt: str,
-    classifier: Classifier,
-    data: str | os.PathLike[str],
-    *,
-    int8: bool = False,
-    batch_size: int = 32,
-    should_stop: Callable[[], bool] | None = None,
-) -> CheckResult:
-    """Run the exported file in its runtime on ``data``'s images and compare with the model.
-
-    Images are decoded and resized by the app's own decoder; the reference is the classifier's
-    calibrated probabilities.
-
-    Raises:
-        InputError: no readable image in ``data``.
-    """
-    from resnet_gui.core.tfsetup import filtered_stderr
-
-    with filtered_stderr():  # LiteRT's notices about its CPU delegate
-        try:
-            return _check(exported, fmt, classifier, data, int8, batch_size, should_stop)
-        except (InputError, ModelFileError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a runtime refusing the file is an answer
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError(
-                f"the {fmt} runtime cannot run {Path(str(getattr(exported, 'path', exported)))}"
-                f": {first[:300]}"
-            ) from exc
-
-
-def _check(
-    exported: Exported | Path, fmt: str, classifier: Classifier, data: str | os.PathLike[str],
-    int8: bool, batch_size: int, should_stop: Callable[[], bool] | None,
-) -> CheckResult:
-    path = exported.path if isinstance(exported, Exported) else Path(exported)
-    run = runtime(path, fmt)
-    agree = total = 0
-    max_diff = 0.0
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        nonlocal agree, total, max_diff
-        x = np.stack(batch).astype(np.float32)
-        want = classifier.predict_arrays(x.astype(np.uint8))
-        got = run(x)
-        agree += int(np.sum(np.argmax(want, 1) == np.argmax(got, 1)))
-        total += len(x)
-        max_diff = max(max_diff, float(np.max(np.abs(want - got))))
-        batch.clear()
-
-    for _, arr in _images(data, classifier.image_size):
-        if should_stop is not None and should_stop():
-            break
-        batch.append(arr)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
-    if total == 0:
-        raise InputError(f"no readable images in {data} to check the export with")
-    threshold = MIN_AGREEMENT_INT8 if int8 else MIN_AGREEMENT
-    return CheckResult(agree / total, total, max_diff, threshold)

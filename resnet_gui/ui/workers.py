@@ -355,7 +355,8 @@ def export_work(classifier: Any, fmt: str, out: str, int8: bool, calibration: st
     the result is (Exported, CheckResult or None)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.export import add_check_to_card, check_export, export_model
+        from resnet_gui.core.export import export_model
+        from resnet_gui.core.export_check import add_check_to_card, check_export
 
         emit(f"Exporting {fmt}…")
         exported = export_model(classifier, fmt, out, int8=int8, calibration=calibration)
