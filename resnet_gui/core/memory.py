@@ -50,7 +50,7 @@ def activation_elements(backbone: Any, image_size: int) -> int:
     return int(sum(math.prod(s.shape[1:]) for s in specs))
 
 
-def training_bytes(backbone: Any, image_size: int, batch_size: int) -> tuple[int, int]:
+def training_bytes(backbone: Any, image_size: int) -> tuple[int, int]:
     """(bytes per image in a batch, fixed bytes) of training the whole backbone."""
     per_image = int(activation_elements(backbone, image_size) * 4 * ACTIVATION_FACTOR)
     fixed = int(backbone.count_params()) * 4 * 4  # weights, gradients, two Adam slots
@@ -67,7 +67,7 @@ def check_batch_fits(backbone: Any, image_size: int, batch_size: int,
     free = available_bytes() if free is None else free
     if free is None:
         return None
-    per_image, fixed = training_bytes(backbone, image_size, batch_size)
+    per_image, fixed = training_bytes(backbone, image_size)
     need = fixed + per_image * batch_size
     budget = free * USABLE_SHARE
     if need <= budget:

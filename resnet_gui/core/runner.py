@@ -136,8 +136,7 @@ class Runner:
         self.best = {**best, "key": tuple(best["key"])} if best else None
         if self.checkpoint is not None:
             self.best_weights = self.checkpoint.arrays(BEST)
-        done = sum(1 for _ in self.history)
-        self.batches_skipped = done * self.steps
+        self.batches_skipped = len(self.history) * self.steps
         return int(state["phase"]), int(state["phase_epochs_done"])
 
     def _restore_position(self, epochs_done: int) -> int:

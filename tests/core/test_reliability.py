@@ -243,7 +243,7 @@ def test_a_batch_too_large_for_the_memory_is_refused_with_a_size_that_fits(
     from resnet_gui.core.models import build_backbone
 
     backbone = build_backbone("resnet18", width=32, stem_stride=1)
-    per_image, fixed = training_bytes(backbone, 32, 1)
+    per_image, fixed = training_bytes(backbone, 32)
     assert 3e6 < per_image < 6e6  # 32 px, stride-1 stem: about 4 MB of activations per image
     free = 2 * 2**30
     assert check_batch_fits(backbone, 32, 64, free=free) == fixed + 64 * per_image
