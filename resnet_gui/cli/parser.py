@@ -49,9 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH")
     t.add_argument("--image-size", type=positive_int, help="input side in pixels (auto)")
-    t.add_argument("--epochs", type=positive_int, help="number of epochs (auto)")
+    t.add_argument("--epochs", type=positive_int,
+                   help="number of epochs (auto: up to 20-60, about 600 steps, stopping early "
+                        "when learning levels off)")
+    t.add_argument("--patience", type=int, metavar="N",
+                   help="stop early once the validation loss has not improved for N epochs "
+                        "(after a short wind-down of the learning rate); 0: run every epoch. "
+                        "Default: 6 with automatic epochs, 0 with --epochs")
     t.add_argument("--batch-size", type=positive_int, default=32)
     t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
+    t.add_argument("--stem-stride", type=int, choices=(1, 2, 4),
+                   help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 48 px, "
+                        "2 up to 96 px, else 4 as in the paper)")
     v = t.add_mutually_exclusive_group()
     v.add_argument("--val-split", type=fraction, default=0.2)
     v.add_argument("--val-dir", help="a separate validation folder with the same classes")

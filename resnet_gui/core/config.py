@@ -12,12 +12,19 @@ from typing import TypedDict
 
 from resnet_gui.core.errors import TrainingError
 
-#: Augmentations a user can switch on, in the order they are applied.
-AUGMENTATIONS = ("flip", "rotate", "shift", "zoom", "shear", "contrast")
+#: Augmentations a user can switch on, in the order they are applied. "crop" is a random resized
+#: crop (a quarter to all of the picture, aspect 3:4 to 4:3, scaled back to full size); "color"
+#: jitters brightness and saturation.
+AUGMENTATIONS = ("flip", "crop", "rotate", "shift", "zoom", "shear", "color", "contrast")
 
-#: What ``augment="auto"`` uses; "flip" is dropped for classes that change when mirrored
-#: (digits, letters, signs: see ``recipe.auto_augment``).
-DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "contrast")
+#: What ``augment="auto"`` uses for photos framed at random: wide crops and colour jitter teach a
+#: small set other framings and light (docs/recipe.md).
+DEFAULT_AUGMENT = ("flip", "crop", "rotate", "color", "contrast")
+
+#: What ``augment="auto"`` uses when the classes change when mirrored (digits, letters, signs:
+#: see ``recipe.auto_augment``): such content is drawn centred and upright, so no flip and only
+#: mild shifts and zooms.
+ALIGNED_AUGMENT = ("rotate", "shift", "zoom", "contrast")
 
 #: The words that mean "let the recipe choose the augmentation".
 AUTO_AUGMENT = ("auto", "default")
@@ -64,9 +71,14 @@ class TrainConfig:
     augment: str | tuple[str, ...] | None = "auto"
     seed: int = 42
     width: int | None = None
+    #: ResNet-18/34 from scratch: the stem's down-sampling, 1, 2 or 4 (None: from the size).
+    stem_stride: int | None = None
     dropout: float | None = None
     label_smoothing: float = 0.1
     weight_decay: float = 5e-4
+    #: Epochs without a lower validation loss before the run winds down and stops
+    #: (``core.schedule``); 0: run every epoch. None: on when the epochs are automatic.
+    patience: int | None = None
     memory_budget_mb: int = 2048
     mixed_precision: str = "auto"  # auto | on | off
     feature_cache: bool = True  # frozen pretrained backbone: compute features once, on disk
@@ -117,6 +129,8 @@ class TrainPlan:
     bn_momentum: float
     weight_decay: float
     label_smoothing: float
+    #: Early stopping's patience in epochs (0: a fixed number of epochs); see core.schedule.
+    patience: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property

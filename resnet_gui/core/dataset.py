@@ -13,7 +13,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,10 @@ from resnet_gui.core.images import (
 #: A class with fewer than this fraction of the largest class's images gets a warning.
 IMBALANCE_RATIO = 0.25
 
+#: A class with fewer images than this gets a warning: a model learns its look from too few
+#: photos and does worse on new ones (docs/recipe.md: few-shot sets).
+FEW_IMAGES = 20
+
 #: Side of the grey thumbnail each image leaves behind in a scan (for the mirror check).
 THUMB_SIDE = 16
 
@@ -43,6 +47,8 @@ class ImageRecord:
     width: int
     height: int
     sha1: str
+    #: Perceptual hash of the picture (``core.duplicates``): near-duplicates have close ones.
+    phash: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,12 @@ class DatasetReport:
     def labels(self) -> np.ndarray:
         """Class indices of the usable images, as an int32 array."""
         return np.array([r.label for r in self.images], dtype=np.int32)
+
+    def duplicate_groups(self) -> np.ndarray:
+        """A group id per image: near-duplicates (``core.duplicates``) share one."""
+        from resnet_gui.core.duplicates import near_duplicate_groups
+
+        return near_duplicate_groups(np.array([r.phash for r in self.images], dtype=np.uint64))
 
     def median_size(self) -> int:
         """Median of min(width, height) over the usable images (0 when there are none)."""
@@ -274,8 +286,12 @@ def scan_dataset(
             if progress is not None:
                 progress(done, len(jobs))
 
-    images = [r for r in records if r is not None]
+    from resnet_gui.core.duplicates import perceptual_hashes
+
     usable = np.array([r is not None for r in records], dtype=bool)
+    hashes = perceptual_hashes(thumbs[usable])
+    images = [replace(r, phash=int(h))
+              for r, h in zip((r for r in records if r is not None), hashes, strict=True)]
     unusable.sort(key=lambda u: u.path)
     report = DatasetReport(
         root=str(root_path),
@@ -310,8 +326,9 @@ def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
                 f"class '{name}' has {n} images, far fewer than the largest class ({largest}): "
                 "its accuracy will suffer"
             )
-        elif n < 5:
-            out.append(f"class '{name}' has only {n} images")
+        elif n < FEW_IMAGES:
+            out.append(f"class '{name}' has only {n} images: expect lower accuracy on new "
+                       f"photos; add images ({FEW_IMAGES} or more per class)")
     by_hash: dict[str, list[ImageRecord]] = defaultdict(list)
     for rec in report.images:
         by_hash[rec.sha1].append(rec)
@@ -320,6 +337,7 @@ def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
         if len(labels) > 1:
             names = ", ".join(f"{report.classes[r.label]}/{Path(r.path).name}" for r in recs)
             out.append(f"identical files in different classes: {names}")
+    out += _near_duplicate_warnings(report)
     if loose:
         out.append(
             f"{len(loose)} image(s) lie directly in the dataset folder, outside any class "
@@ -328,22 +346,46 @@ def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
     return out
 
 
+def _near_duplicate_warnings(report: DatasetReport, shown: int = 10) -> list[str]:
+    """One line per group of near-duplicate photos that spans classes (identical files are
+    reported on their own), at most ``shown`` of them."""
+    groups = report.duplicate_groups()
+    members: dict[int, list[ImageRecord]] = defaultdict(list)
+    for rec, g in zip(report.images, groups, strict=True):
+        members[int(g)].append(rec)
+    lines = []
+    for recs in members.values():
+        if len({r.label for r in recs}) > 1 and len({r.sha1 for r in recs}) > 1:
+            names = ", ".join(f"{report.classes[r.label]}/{Path(r.path).name}" for r in recs)
+            lines.append(f"near-duplicate photos in different classes (one may be mislabelled): "
+                         f"{names}")
+    if len(lines) > shown:
+        lines = lines[:shown] + [f"... and {len(lines) - shown} more groups of near-duplicate "
+                                 "photos in different classes"]
+    return lines
+
+
 def stratified_split(
-    labels: np.ndarray, val_fraction: float, seed: int = 0
+    labels: np.ndarray, val_fraction: float, seed: int = 0, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (train, validation), keeping each class's share.
 
     Each class with at least two images gives at least one to validation (when val_fraction > 0)
-    and keeps at least one for training.
+    and keeps at least one for training. Images with the same ``groups`` id (near-duplicates,
+    :meth:`DatasetReport.duplicate_groups`) all land on one side, so validation images are not
+    copies of training images.
 
     Raises:
         DatasetError: val_fraction is outside [0, 0.9].
     """
     if not 0.0 <= val_fraction <= 0.9:
         raise DatasetError(f"validation split must be between 0 and 0.9, got {val_fraction}")
+    if groups is None:
+        groups = np.arange(len(labels))
     rng = np.random.default_rng(seed)
     train_idx: list[int] = []
     val_idx: list[int] = []
+    in_val: dict[int, bool] = {}  # the side each group went to
     for label in np.unique(labels):
         idx = np.flatnonzero(labels == label)
         rng.shuffle(idx)
@@ -352,6 +394,13 @@ def stratified_split(
             n_val = min(max(n_val, 1), len(idx) - 1)
         else:
             n_val = 0 if len(idx) < 2 else n_val
-        val_idx.extend(idx[:n_val].tolist())
-        train_idx.extend(idx[n_val:].tolist())
+        units: dict[int, list[int]] = {}
+        for i in idx.tolist():
+            units.setdefault(int(groups[i]), []).append(i)
+        taken = sum(len(m) for g, m in units.items() if in_val.get(g))
+        for g, members in units.items():
+            if g not in in_val:  # whole groups fill validation while they fit
+                in_val[g] = taken + len(members) <= n_val
+                taken += len(members) if in_val[g] else 0
+            (val_idx if in_val[g] else train_idx).extend(members)
     return np.array(sorted(train_idx), dtype=np.int64), np.array(sorted(val_idx), dtype=np.int64)

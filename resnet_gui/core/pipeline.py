@@ -65,8 +65,9 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
     """A Keras Sequential of random layers for ``names`` (``config.AUGMENTATIONS``; None when
     the list is empty).
 
-    Ranges are moderate (rotation +/-10 degrees, shift/zoom 10%, shear 10%, contrast 20%),
-    scaled by ``strength``; they act on uint8-range float images in the batch.
+    Ranges are moderate (rotation +/-10 degrees, shift/zoom 10%, shear 10%, contrast 20%,
+    brightness 20%, saturation x0.55-1.8), scaled by ``strength``; "crop" keeps 25-100% of the
+    area. They act on uint8-range float images in the batch.
     """
     if not names:
         return None
@@ -90,7 +91,46 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
             layers.append(L.RandomShear(0.1 * s, 0.1 * s, fill_mode="reflect", seed=sd))
         elif name == "contrast":
             layers.append(L.RandomContrast(0.2 * s, value_range=(0, 255), seed=sd))
+        elif name == "crop":
+            layers.append(random_resized_crop(min_area=1.0 - 0.75 * min(1.0, s), seed=sd))
+        elif name == "color":
+            layers.append(L.RandomBrightness(0.2 * s, value_range=(0, 255), seed=sd))
+            layers.append(L.RandomSaturation((0.5 - 0.15 * s, 0.5 + 0.15 * s),
+                                             value_range=(0, 255), seed=sd + 1))
     return keras.Sequential(layers, name="augment")
+
+
+def random_resized_crop(min_area: float, seed: int) -> Any:
+    """A layer that crops each image of a batch to a random box (``min_area`` to all of the
+    area, aspect 3:4 to 4:3) and scales it back to the full size (bilinear)."""
+    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.tfsetup import import_tensorflow
+
+    keras, tf = keras_module(), import_tensorflow()
+
+    class RandomResizedCrop(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__(name="random_resized_crop")
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, images: Any, training: bool = True) -> Any:
+            if not training:
+                return images
+            n = tf.shape(images)[0]
+            size = tf.shape(images)[1:3]
+
+            def draw(low: float, high: float) -> Any:
+                return keras.random.uniform((n,), low, high, seed=self.seed_generator)
+
+            area = draw(min_area, 1.0)
+            aspect = tf.exp(draw(-0.2877, 0.2877))  # log(3/4) .. log(4/3)
+            h = tf.minimum(1.0, tf.sqrt(area / aspect))
+            w = tf.minimum(1.0, tf.sqrt(area * aspect))
+            y, x = draw(0.0, 1.0) * (1.0 - h), draw(0.0, 1.0) * (1.0 - w)
+            boxes = tf.stack([y, x, y + h, x + w], axis=1)
+            return tf.image.crop_and_resize(images, boxes, tf.range(n), size)
+
+    return RandomResizedCrop()
 
 
 def make_dataset(

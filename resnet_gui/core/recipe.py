@@ -9,6 +9,7 @@ import math
 
 from resnet_gui.core.archs import get_arch, stem_stride_for
 from resnet_gui.core.config import (
+    ALIGNED_AUGMENT,
     AUTO_AUGMENT,
     DEFAULT_AUGMENT,
     OnLog,
@@ -18,6 +19,7 @@ from resnet_gui.core.config import (
 )
 from resnet_gui.core.dataset import DatasetReport
 from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
+from resnet_gui.core.schedule import DEFAULT_PATIENCE
 from resnet_gui.core.weights import imagenet_unavailable_message, resolve_weights
 
 #: At or above this mirror asymmetry (see ``dataset.mirror_asymmetry``) a mirrored image looks
@@ -31,9 +33,9 @@ def auto_augment(report: DatasetReport) -> tuple[tuple[str, ...], str | None]:
     asym = report.mirror_asymmetry
     if asym is not None and asym >= MIRROR_ASYMMETRY_LIMIT:
         return (
-            tuple(a for a in DEFAULT_AUGMENT if a != "flip"),
-            f"no flip augmentation: these classes change when mirrored (mirror asymmetry "
-            f"{asym:.2f}; digits, letters and signs do)",
+            ALIGNED_AUGMENT,
+            f"no flip and no wide crops: these classes change when mirrored, like drawn, centred "
+            f"content (mirror asymmetry {asym:.2f}; digits, letters and signs do)",
         )
     return DEFAULT_AUGMENT, None
 
@@ -123,6 +125,12 @@ def make_plan(
     else:
         width = 32 if num_train < 3000 else 64
     stem = stem_stride_for(size) if not pretrained else 4
+    if config.stem_stride is not None:
+        if config.stem_stride not in (1, 2, 4):
+            raise TrainingError(f"stem stride must be 1, 2 or 4, got {config.stem_stride}")
+        if pretrained or spec.block != "basic":
+            raise TrainingError("--stem-stride applies to ResNet-18/34 trained from scratch")
+        stem = int(config.stem_stride)
     batch = max(1, int(config.batch_size))
     steps_per_epoch = max(1, math.ceil(num_train / batch))
 
@@ -134,9 +142,21 @@ def make_plan(
         # About 600 optimiser steps (enough for BatchNorm statistics and the cosine schedule
         # to settle), bounded to 20-60 epochs.
         epochs = int(min(60, max(20, round(600 / steps_per_epoch))))
-        notes.append(f"{epochs} epochs ({steps_per_epoch} steps each)")
     if epochs < 1:
         raise TrainingError(f"epochs must be at least 1, got {epochs}")
+    if config.patience is not None:
+        patience = int(config.patience)
+        if patience < 0:
+            raise TrainingError(f"patience must be 0 (off) or more epochs, got {patience}")
+    else:  # "--epochs N" asks for N epochs; automatic epochs are a ceiling
+        patience = 0 if config.epochs else DEFAULT_PATIENCE
+    if patience and config.val_split <= 0 and not config.val_dir:
+        patience = 0
+        notes.append("no early stopping: there is no validation split to watch")
+    if not config.epochs and not pretrained:
+        notes.append(f"{epochs} epochs ({steps_per_epoch} steps each)" + (
+            f" at most: training winds down and stops once the validation loss has not "
+            f"improved for {patience} epochs" if patience else ""))
     head_epochs = epochs
     if config.fine_tune_blocks > 0:
         head_epochs = max(1, epochs // 2)
@@ -171,6 +191,7 @@ def make_plan(
         bn_momentum=0.9,
         weight_decay=float(config.weight_decay),
         label_smoothing=float(config.label_smoothing),
+        patience=patience,
         notes=notes,
     )
 

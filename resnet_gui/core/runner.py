@@ -18,6 +18,7 @@ from resnet_gui.core.models import (
     set_trainable_blocks,
 )
 from resnet_gui.core.pipeline import StopRequested
+from resnet_gui.core.schedule import Schedule
 
 
 def build_for_plan(
@@ -74,23 +75,21 @@ class Runner:
         self.t0 = time.perf_counter()
         self.batches_done = 0
         self.batches_skipped = 0  # done before a resume: not part of this session's rate
+        self.schedule = Schedule(plan.learning_rate, steps, plan.epochs)
+        self.last_phase = 0
         self.checkpoint, self.checkpoint_state, self.resume = (
             checkpoint, checkpoint_state or {}, resume
         )
 
-    def _compile(self, lr: float, epochs: int) -> None:
+    def _compile(self, lr: float, epochs: int, patience: int = 0) -> None:
+        """Compile for one phase; its learning rate follows ``self.schedule`` step by step."""
         keras = self.keras
         total = max(1, epochs * self.steps)
         warmup = min(self.steps, total // 10) if not self.plan.pretrained else 0
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=lr if warmup == 0 else lr * 0.1,
-            decay_steps=max(1, total - warmup),
-            alpha=0.01,
-            warmup_target=lr if warmup else None,
-            warmup_steps=warmup,
-        )
+        self.schedule = Schedule(peak=lr, steps_per_epoch=self.steps, epochs=epochs,
+                                 warmup_steps=warmup, patience=patience if self.has_val else 0)
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=self.plan.weight_decay
+            learning_rate=self.schedule.learning_rate(0), weight_decay=self.plan.weight_decay
         )
         self.model.compile(
             optimizer=optimizer,
@@ -106,6 +105,7 @@ class Runner:
         phases = [(p.head_epochs, p.learning_rate, 0)]
         if p.fine_tune_blocks > 0 and p.epochs > p.head_epochs:
             phases.append((p.epochs - p.head_epochs, p.fine_tune_learning_rate, p.fine_tune_blocks))
+        self.last_phase = len(phases) - 1
         start_phase, start_epoch = self._restore_run()
         offset = 0
         for index, (epochs, lr, blocks) in enumerate(phases):
@@ -115,14 +115,19 @@ class Runner:
             if blocks:
                 n = set_trainable_blocks(self.backbone, blocks)
                 self.log({"message": f"fine-tuning the top {blocks} blocks ({n} layers)"})
-            self._compile(lr, epochs)
+            # Early stopping applies to the last phase (a fine-tuning phase follows the head's).
+            self._compile(lr, epochs, p.patience if index == self.last_phase else 0)
             initial = 0
             if index == start_phase and self.resume is not None:
                 initial = self._restore_position(start_epoch)
+                self.schedule.restore(self.resume.get("schedule"))
             self._fit_phase(train_ds, val_ds, epochs, offset, index, initial)
             offset += epochs
             if self.stopped:
                 break
+        if self.schedule.stopping_reason and not self.stopped:
+            self.log({"message": f"stopped early at epoch {len(self.history)} of up to "
+                                 f"{p.epochs}: {self.schedule.stopping_reason}"})
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -165,7 +170,7 @@ class Runner:
         best = {**self.best, "key": list(self.best["key"])} if self.best else None
         state = {**self.checkpoint_state, "phase": phase, "phase_epochs_done": phase_epochs_done,
                  "epochs_done": len(self.history), "epochs": self.plan.epochs,
-                 "history": self.history, "best": best}
+                 "history": self.history, "best": best, "schedule": self.schedule.state()}
         try:
             self.checkpoint.save(state, self.model, self.best_weights)
         except OSError as exc:  # a full disk must not end the run: say so, go on
@@ -177,8 +182,11 @@ class Runner:
     ) -> None:
         runner = self
         keras = self.keras
-        total_epochs = self.plan.epochs
-        total_batches = total_epochs * self.steps
+        schedule = self.schedule
+        later = self.plan.epochs - offset - epochs  # epochs of phases after this one
+
+        def total_epochs() -> int:  # shrinks when the run will stop early
+            return offset + schedule.end_epoch + later
 
         class Progress(keras.callbacks.Callback):
             current_epoch = 0
@@ -188,15 +196,19 @@ class Runner:
                 self.current_epoch = epoch
                 self.t_epoch = time.perf_counter()
 
+            def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+                step = self.current_epoch * runner.steps + batch
+                self.model.optimizer.learning_rate.assign(schedule.learning_rate(step))
+
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
                 logs = logs or {}
                 runner.batches_done += 1
                 elapsed = time.perf_counter() - runner.t0
                 rate = elapsed / runner.batches_done
-                left = total_batches - runner.batches_done - runner.batches_skipped
+                left = total_epochs() * runner.steps - runner.batches_done - runner.batches_skipped
                 runner.on_batch({
                     "epoch": offset + self.current_epoch + 1,
-                    "epochs": total_epochs,
+                    "epochs": total_epochs(),
                     "batch": batch + 1,
                     "batches": runner.steps,
                     "loss": float(logs.get("loss", float("nan"))),
@@ -211,12 +223,16 @@ class Runner:
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
                 logs = dict(logs or {})
                 lr = self.model.optimizer.learning_rate
+                val_loss = float(logs["val_loss"]) if "val_loss" in logs else None
+                message = schedule.observe(epoch + 1, val_loss)
+                if message:
+                    runner.log({"message": message})
                 stats = {
                     "epoch": offset + epoch + 1,
-                    "epochs": total_epochs,
+                    "epochs": total_epochs(),
                     "loss": float(logs.get("loss", float("nan"))),
                     "accuracy": float(logs.get("accuracy", float("nan"))),
-                    "val_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
+                    "val_loss": val_loss,
                     "val_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
                     "learning_rate": float(keras.ops.convert_to_numpy(lr)),
                     "seconds": time.perf_counter() - self.t_epoch,
@@ -225,6 +241,8 @@ class Runner:
                 runner.history.append(stats)
                 runner._save_checkpoint(phase, epoch + 1)
                 runner.on_epoch(stats)
+                if schedule.finished(epoch + 1):
+                    self.model.stop_training = True
 
         progress = Progress()
         try:

@@ -143,7 +143,12 @@ def train(
             say(f"skipped {bad.path}: {bad.reason}")
         train_recs, val_recs = list(report.images), list(val_report.images)
     else:
-        tr, va = stratified_split(report.labels, config.val_split, config.seed)
+        groups = report.duplicate_groups()
+        tr, va = stratified_split(report.labels, config.val_split, config.seed, groups)
+        grouped = len(groups) - len(np.unique(groups))
+        if grouped and config.val_split > 0:
+            say(f"{grouped} near-duplicate photo(s) kept on the same side of the "
+                "training/validation split as their look-alikes")
         train_recs = [report.images[i] for i in tr]
         val_recs = [report.images[i] for i in va]
     if len({r.label for r in train_recs}) < 2:
