@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_gui.core.config import DEFAULT_AUGMENT, TrainConfig
+from resnet_gui.core.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
 from resnet_gui.core.dataset import mirror_asymmetry, scan_dataset
 from resnet_gui.core.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
 
@@ -43,6 +43,7 @@ def test_auto_augment_leaves_flip_out_for_the_demo_digits(tiny_data: Path) -> No
     demo = scan_dataset(DEMO)
     chosen, note = auto_augment(demo)
     assert "flip" not in chosen and note and "mirrored" in note
+    assert chosen == ALIGNED_AUGMENT and "crop" not in chosen  # centred content: mild framing
     plan = make_plan(TrainConfig(str(DEMO), weights="none"), demo, 240, lambda d: None)
     assert "flip" not in plan.augment and note in plan.notes
     photos, note = auto_augment(scan_dataset(tiny_data))

@@ -148,7 +148,7 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert second.training_tab.form.epochs_spin.value() == 7
     assert not second.training_tab.form.aug_auto.isChecked()
     assert second.training_tab.form.aug_checks["shear"].isChecked()
-    assert second.training_tab.form.config_kwargs()["augment"] == "flip,rotate,shift,zoom,shear,contrast"
+    assert second.training_tab.form.config_kwargs()["augment"] == "flip,crop,rotate,shear,color,contrast"
     assert second.size().width() == 700
     assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
     assert second.inference_tab.min_conf_spin.value() == 70  # the minimum confidence too
@@ -196,6 +196,7 @@ def test_auto_augmentation_leaves_flip_off_for_the_demo_digits(qtbot, window) ->
     _scan(qtbot, window, demo_data_dir())
     checks = tab.form.aug_checks
     assert not checks["flip"].isChecked() and checks["rotate"].isChecked()
+    assert not checks["crop"].isChecked() and checks["shift"].isChecked()  # mild framing only
     assert not checks["rotate"].isEnabled()  # Auto decides while it is ticked
     assert "mirrored" in tab.form.aug_auto.toolTip()
     assert tab.form.config_kwargs()["augment"] == "auto"

@@ -24,8 +24,14 @@ from resnet_gui.core.archs import ARCHITECTURES, get_arch
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
 
 AUTO_AUGMENT_TIP = (
-    "Let the recipe choose: rotate, shift, zoom and contrast, plus flip unless the classes "
-    "change when mirrored (digits, letters, signs)"
+    "Let the recipe choose: for photos, flips, wide random crops, small rotations and colour "
+    "and contrast changes; for classes that change when mirrored (digits, letters, signs), "
+    "only small rotations, shifts, zooms and contrast changes"
+)
+
+EPOCHS_TIP = (
+    "Auto: up to 20-60 epochs (about 600 steps); training winds down and stops once the "
+    "validation loss has not improved for 6 epochs. A number: exactly that many epochs."
 )
 
 
@@ -61,6 +67,7 @@ class TrainSettingsForm(QGroupBox):
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(0, 500)
         self.epochs_spin.setSpecialValueText("Auto")
+        self.epochs_spin.setToolTip(EPOCHS_TIP)
         form.addRow("Epochs", self.epochs_spin)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 1024)

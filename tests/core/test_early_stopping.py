@@ -1,0 +1,82 @@
+"""Time to a good model: a run that has learned what it can winds down and stops early, keeps
+its best weights, and still scores well on held-out photos; the few-shot augmentations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_gui.core.config import TrainConfig
+
+
+def _crops(root: Path, per_class: int, seed: int, size: int = 32) -> Path:
+    """Random crops of two real photos (a different ``seed``: different crops)."""
+    from sklearn.datasets import load_sample_image
+
+    rng = np.random.default_rng(seed)
+    for name in ("china", "flower"):
+        img = load_sample_image(f"{name}.jpg")
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            s = int(rng.integers(100, 300))
+            y, x = int(rng.integers(0, img.shape[0] - s)), int(rng.integers(0, img.shape[1] - s))
+            Image.fromarray(img[y:y + s, x:x + s]).resize((size, size)).save(
+                root / name / f"{i}.jpg", quality=92)
+    return root
+
+
+@pytest.mark.slow
+def test_an_easy_set_stops_early_and_keeps_a_good_model(tmp_path: Path) -> None:
+    from resnet_gui.core.evaluation import evaluate
+    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.training import train
+
+    data = _crops(tmp_path / "train", 40, seed=1)
+    held_out = _crops(tmp_path / "held_out", 30, seed=2)
+    lines: list[str] = []
+    result = train(TrainConfig(str(data), width=16),
+                   on_log=lambda e: lines.append(e.get("message", "")))
+    plan = result.plan
+    assert plan.patience > 0 and plan.epochs == 60
+    ran = len(result.history)
+    assert ran < plan.epochs, "an easy set should not use every epoch"
+    assert any(line.startswith(f"stopped early at epoch {ran} of up to 60: validation loss has "
+                               "not improved for") for line in lines), lines
+    # the last epochs ran on a falling learning rate, down to 1 % of the peak
+    rates = [h["learning_rate"] for h in result.history]
+    assert rates[-1] < 0.05 * plan.learning_rate < rates[ran // 2]
+    assert result.history[-1]["epochs"] == ran  # the progress total followed the early end
+    result.save(tmp_path / "m.keras")
+    accuracy = evaluate(Classifier.load(tmp_path / "m.keras"), held_out).accuracy
+    assert accuracy >= 0.9, accuracy
+
+
+def test_explicit_epochs_run_them_all_and_patience_can_be_asked_for(tmp_path: Path) -> None:
+    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.recipe import make_plan
+
+    report = scan_dataset(_crops(tmp_path / "d", 10, seed=3))
+    plan = lambda **kw: make_plan(TrainConfig(str(tmp_path / "d"), weights="none", **kw),  # noqa: E731
+                                  report, 16, lambda _: None)
+    assert plan().patience == 6
+    assert plan(epochs=12).patience == 0
+    assert plan(epochs=12, patience=3).patience == 3
+    assert plan(patience=0).patience == 0
+    assert plan(val_split=0.0).patience == 0
+
+
+def test_random_resized_crop_zooms_into_each_image_differently() -> None:
+    from resnet_gui.core.pipeline import random_resized_crop
+
+    x = np.zeros((64, 32, 32, 3), np.float32)
+    x[:, :, 16:] = 255.0  # left half black, right half white
+    layer = random_resized_crop(min_area=0.25, seed=1)
+    out = np.asarray(layer(x, training=True))
+    assert out.shape == x.shape and out.min() >= 0.0 and out.max() <= 255.0
+    means = out.mean(axis=(1, 2, 3))
+    assert means.std() > 20  # other boxes, other shares of black and white
+    assert (means < 100).any() and (means > 155).any()
+    assert np.array_equal(np.asarray(layer(x, training=False)), x)
