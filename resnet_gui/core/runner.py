@@ -77,6 +77,7 @@ class Runner:
         self.batches_skipped = 0  # done before a resume: not part of this session's rate
         self.schedule = Schedule(plan.learning_rate, steps, plan.epochs)
         self.last_phase = 0
+        self.begin_phase(plan.epochs, 0, 0)
         self.checkpoint, self.checkpoint_state, self.resume = (
             checkpoint, checkpoint_state or {}, resume
         )
@@ -176,17 +177,69 @@ class Runner:
         except OSError as exc:  # a full disk must not end the run: say so, go on
             self.log({"message": f"warning: cannot write the checkpoint ({exc.strerror or exc})"})
 
+    # --- one phase's progress, shared by Keras fit (below) and the custom loop
+    # (core.distributed): the schedule, the events, the best weights, checkpoints, stopping.
+
+    def begin_phase(self, epochs: int, offset: int, phase: int) -> None:
+        """Set up the progress bookkeeping of a phase of ``epochs`` after ``offset`` epochs."""
+        self._phase, self._offset = phase, offset
+        self._later = self.plan.epochs - offset - epochs  # epochs of phases after this one
+
+    def total_epochs(self) -> int:
+        """The run's length as things stand (it shrinks when the run will stop early)."""
+        return self._offset + self.schedule.end_epoch + self._later
+
+    def learning_rate(self, epoch: int, batch: int) -> float:
+        """The learning rate for ``batch`` (0-based) of the phase's ``epoch`` (0-based)."""
+        return self.schedule.learning_rate(epoch * self.steps + batch)
+
+    def batch_done(self, epoch: int, batch: int, loss: float, accuracy: float) -> None:
+        """Report a finished batch (both 0-based, in the phase); raises StopRequested when the
+        user asked to stop."""
+        self.batches_done += 1
+        elapsed = time.perf_counter() - self.t0
+        rate = elapsed / self.batches_done
+        left = self.total_epochs() * self.steps - self.batches_done - self.batches_skipped
+        self.on_batch({
+            "epoch": self._offset + epoch + 1, "epochs": self.total_epochs(),
+            "batch": batch + 1, "batches": self.steps, "loss": loss, "accuracy": accuracy,
+            "elapsed": elapsed, "eta": max(0.0, left * rate),
+        })
+        if self.stop():
+            self.stopped = True
+            raise StopRequested
+
+    def epoch_done(self, epoch: int, logs: dict, learning_rate: float, seconds: float) -> bool:
+        """Record the phase's ``epoch`` (0-based) with Keras-style ``logs`` (loss, accuracy,
+        val_loss, val_accuracy); returns True when it is the run's last epoch."""
+        val_loss = float(logs["val_loss"]) if logs.get("val_loss") is not None else None
+        message = self.schedule.observe(epoch + 1, val_loss)
+        if message:
+            self.log({"message": message})
+        val_acc = logs.get("val_accuracy")
+        stats = {
+            "epoch": self._offset + epoch + 1,
+            "epochs": self.total_epochs(),
+            "loss": float(logs.get("loss", float("nan"))),
+            "accuracy": float(logs.get("accuracy", float("nan"))),
+            "val_loss": val_loss,
+            "val_accuracy": float(val_acc) if val_acc is not None else None,
+            "learning_rate": float(learning_rate),
+            "seconds": seconds,
+        }
+        stats["best"] = self._update_best(stats)
+        self.history.append(stats)
+        self._save_checkpoint(self._phase, epoch + 1)
+        self.on_epoch(stats)
+        return self.schedule.finished(epoch + 1)
+
     def _fit_phase(
         self, train_ds: Any, val_ds: Any, epochs: int, offset: int, phase: int = 0,
         initial_epoch: int = 0,
     ) -> None:
         runner = self
         keras = self.keras
-        schedule = self.schedule
-        later = self.plan.epochs - offset - epochs  # epochs of phases after this one
-
-        def total_epochs() -> int:  # shrinks when the run will stop early
-            return offset + schedule.end_epoch + later
+        self.begin_phase(epochs, offset, phase)
 
         class Progress(keras.callbacks.Callback):
             current_epoch = 0
@@ -197,68 +250,42 @@ class Runner:
                 self.t_epoch = time.perf_counter()
 
             def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-                step = self.current_epoch * runner.steps + batch
-                self.model.optimizer.learning_rate.assign(schedule.learning_rate(step))
+                rate = runner.learning_rate(self.current_epoch, batch)
+                self.model.optimizer.learning_rate.assign(rate)
 
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
                 logs = logs or {}
-                runner.batches_done += 1
-                elapsed = time.perf_counter() - runner.t0
-                rate = elapsed / runner.batches_done
-                left = total_epochs() * runner.steps - runner.batches_done - runner.batches_skipped
-                runner.on_batch({
-                    "epoch": offset + self.current_epoch + 1,
-                    "epochs": total_epochs(),
-                    "batch": batch + 1,
-                    "batches": runner.steps,
-                    "loss": float(logs.get("loss", float("nan"))),
-                    "accuracy": float(logs.get("accuracy", float("nan"))),
-                    "elapsed": elapsed,
-                    "eta": max(0.0, left * rate),
-                })
-                if runner.stop():
-                    runner.stopped = True
-                    raise StopRequested
+                runner.batch_done(self.current_epoch, batch,
+                                  float(logs.get("loss", float("nan"))),
+                                  float(logs.get("accuracy", float("nan"))))
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                logs = dict(logs or {})
-                lr = self.model.optimizer.learning_rate
-                val_loss = float(logs["val_loss"]) if "val_loss" in logs else None
-                message = schedule.observe(epoch + 1, val_loss)
-                if message:
-                    runner.log({"message": message})
-                stats = {
-                    "epoch": offset + epoch + 1,
-                    "epochs": total_epochs(),
-                    "loss": float(logs.get("loss", float("nan"))),
-                    "accuracy": float(logs.get("accuracy", float("nan"))),
-                    "val_loss": val_loss,
-                    "val_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
-                    "learning_rate": float(keras.ops.convert_to_numpy(lr)),
-                    "seconds": time.perf_counter() - self.t_epoch,
-                }
-                stats["best"] = runner._update_best(stats)
-                runner.history.append(stats)
-                runner._save_checkpoint(phase, epoch + 1)
-                runner.on_epoch(stats)
-                if schedule.finished(epoch + 1):
+                lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+                if runner.epoch_done(epoch, dict(logs or {}), float(lr),
+                                     time.perf_counter() - self.t_epoch):
                     self.model.stop_training = True
 
-        progress = Progress()
         try:
             self.model.fit(
                 train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                verbose=0, shuffle=False, callbacks=[progress],
+                verbose=0, shuffle=False, callbacks=[Progress()],
             )
         except StopRequested:
             self.stopped = True
         except Exception as exc:
-            if "ResourceExhausted" in type(exc).__name__ or "OOM when allocating" in str(exc):
-                from resnet_gui.core.errors import TrainingError
-                from resnet_gui.core.memory import out_of_memory_message
+            error = self.translate_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
-                raise TrainingError(out_of_memory_message(self.plan.batch_size)) from exc
-            raise
+    def translate_error(self, exc: Exception) -> Exception:
+        """A training failure as the user should read it (out of memory: what to do)."""
+        if "ResourceExhausted" in type(exc).__name__ or "OOM when allocating" in str(exc):
+            from resnet_gui.core.errors import TrainingError
+            from resnet_gui.core.memory import out_of_memory_message
+
+            return TrainingError(out_of_memory_message(self.plan.batch_size))
+        return exc
 
     def _update_best(self, stats: dict) -> bool:
         """Remember the weights of the best epoch so far; True when this one is the best."""
