@@ -120,6 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_out=str(out),
         resume=args.resume,
         init=args.init,
+        strategy=args.strategy,
     )
     progress = _TerminalProgress()
     stop = threading.Event()
@@ -145,10 +146,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    path = result.save(out)
     acc = f"{result.val_accuracy:.4f}" if result.val_accuracy is not None else "n/a"
+    if not result.chief:  # a multi-worker run: the chief writes the model
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="resnet-gui-worker-") as tmp:
+            result.save(Path(tmp) / out.name)  # the same work as the chief's save, then gone
+        print(f"validation accuracy: {acc}")
+        print(f"done ({result.seconds:.0f} s); the chief worker saves the model")
+        return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
+    path = result.save(out)
     print(f"validation accuracy: {acc}")
-    print(f"saved {path} ({result.seconds:.0f} s)" + (" (stopped early)" if stop.is_set() else ""))
+    print(f"saved {path} ({result.seconds:.0f} s)"
+          + (" (stopped by the user)" if stop.is_set() else ""))
     return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
 

@@ -8,6 +8,7 @@ from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
 from resnet_gui.core.archs import ARCHITECTURES
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.distributed import STRATEGIES
 from resnet_gui.core.export import EXPORT_FORMATS
 
 
@@ -56,7 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop early once the validation loss has not improved for N epochs "
                         "(after a short wind-down of the learning rate); 0: run every epoch. "
                         "Default: 6 with automatic epochs, 0 with --epochs")
-    t.add_argument("--batch-size", type=positive_int, default=32)
+    t.add_argument("--batch-size", type=positive_int, default=32,
+                   help="the global batch: with several replicas (--strategy) each computes "
+                        "batch/replicas images of it (default 32)")
+    t.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="where to train: one (one device), mirrored (every GPU of this machine), "
+                        "multiworker (the machines in TF_CONFIG; run the same command on each), "
+                        "auto (mirrored with 2+ GPUs, else one). See docs/scaling.md")
     t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
     t.add_argument("--stem-stride", type=int, choices=(1, 2, 4),
                    help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 48 px, "

@@ -90,6 +90,9 @@ class TrainConfig:
     run_out: str | None = None
     #: Continue an interrupted run of the same data and output from its last epoch.
     resume: bool = False
+    #: ``core.distributed.STRATEGIES``: auto, one, mirrored (GPUs of one machine) or
+    #: multiworker (machines named in TF_CONFIG). ``batch_size`` is the global batch.
+    strategy: str = "auto"
     #: Start from this saved model (``core.continuation``): same classes train on, other
     #: classes get a new head on the model's backbone.
     init: str | None = None

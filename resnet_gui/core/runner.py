@@ -3,6 +3,7 @@ reports progress through plain callables, stops within a batch, and keeps the be
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -62,9 +63,10 @@ class Runner:
         self, model: Any, backbone: Any, plan: TrainPlan, steps: int, has_val: bool, *,
         on_batch: OnBatch, on_epoch: OnEpoch, log: OnLog, stop: ShouldStop,
         checkpoint: Checkpoint | None = None, checkpoint_state: dict | None = None,
-        resume: dict | None = None,
+        resume: dict | None = None, strategy: Any = None,
     ) -> None:
         self.keras = keras_module()
+        self.strategy = strategy  # a tf.distribute strategy: the optimizer is made in its scope
         self.model, self.backbone, self.plan = model, backbone, plan
         self.steps, self.has_val = steps, has_val
         self.on_batch, self.on_epoch, self.log, self.stop = on_batch, on_epoch, log, stop
@@ -89,16 +91,17 @@ class Runner:
         warmup = min(self.steps, total // 10) if not self.plan.pretrained else 0
         self.schedule = Schedule(peak=lr, steps_per_epoch=self.steps, epochs=epochs,
                                  warmup_steps=warmup, patience=patience if self.has_val else 0)
-        optimizer = keras.optimizers.AdamW(
-            learning_rate=self.schedule.learning_rate(0), weight_decay=self.plan.weight_decay
-        )
-        self.model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.CategoricalCrossentropy(
-                label_smoothing=self.plan.label_smoothing
-            ),
-            metrics=["accuracy"],
-        )
+        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=self.schedule.learning_rate(0), weight_decay=self.plan.weight_decay
+            )
+            self.model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(
+                    label_smoothing=self.plan.label_smoothing
+                ),
+                metrics=["accuracy"],
+            )
 
     def fit(self, train_ds: Any, val_ds: Any) -> None:
         """Train the head (or the whole network), then fine-tune if asked."""

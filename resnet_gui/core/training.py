@@ -51,6 +51,8 @@ class TrainResult:
     model_file: str | None = None
     #: The run's checkpoint, deleted once the model is saved.
     checkpoint: Any = None
+    #: False on the workers of a multi-worker run that do not write the model (not the chief).
+    chief: bool = True
 
     def save(self, path: str | os.PathLike[str], *, discard_checkpoint: bool = True) -> Path:
         """Save the model atomically as a ``.keras`` file; returns the final path.
@@ -116,11 +118,21 @@ def train(
         log({"message": msg})
 
     from resnet_gui.core.checkpoint import describe_changes, fingerprint, open_for
+    from resnet_gui.core.distributed import make_cluster
 
-    checkpoint, resume = open_for(config, say)
+    # First: a multi-worker strategy must exist before any other TensorFlow work.
+    cluster = make_cluster(config.strategy)
+    if config.init and cluster.name != "one":
+        raise TrainingError("--init (continue from a model) runs on one device: use "
+                            "--strategy one")
+    checkpoint, resume = open_for(config, say) if cluster.is_chief else (None, None)
+    if cluster.workers > 1:  # the chief's checkpoint decides for every worker
+        resume = cluster.broadcast_json(resume)
     if resume is not None:  # the interrupted run's settings, whatever was given now
         config = TrainConfig.from_dict({**resume["config"], "resume": True,
-                                        "run_out": config.run_out})
+                                        "run_out": config.run_out,
+                                        "strategy": config.strategy,
+                                        "data_dir": config.data_dir})
 
     init = None
     if config.init:
@@ -154,14 +166,21 @@ def train(
     if len({r.label for r in train_recs}) < 2:
         raise TrainingError("the training split has fewer than two classes with images")
     data_print = fingerprint([r.path for r in train_recs + val_recs])
-    if resume is not None:
+    if resume is not None and cluster.is_chief:  # other workers' paths may differ
         changes = describe_changes(resume["fingerprint"], data_print)
         if changes:
             raise TrainingError(
                 f"the data changed since the interrupted run: {changes}; start a fresh run "
                 "(without --resume), or put the files back"
             )
+    if resume is not None:
         say(f"resuming from epoch {resume['epochs_done']} of {resume['epochs']}")
+    num_train, num_val = len(train_recs), len(val_recs)  # over every worker
+    if cluster.workers > 1:  # each worker decodes and trains on its own shard
+        train_recs = train_recs[cluster.worker_index::cluster.workers]
+        val_recs = val_recs[cluster.worker_index::cluster.workers]
+        say(f"worker {cluster.worker_index}: its shard is {len(train_recs)} training and "
+            f"{len(val_recs)} validation images")
 
     log({"phase": "preparing"})
     plan = make_plan(config, report, len(train_recs), log)
@@ -172,7 +191,7 @@ def train(
     for note in plan.notes:
         say(note)
     say(
-        f"{len(train_recs)} training and {len(val_recs)} validation images, "
+        f"{num_train} training and {num_val} validation images, "
         f"{len(report.classes)} classes; {get_arch(plan.arch).title}, "
         f"{plan.image_size} px, {plan.epochs} epochs, batch {plan.batch_size}"
     )
@@ -186,6 +205,9 @@ def train(
     use_mp = config.mixed_precision == "on" or (
         config.mixed_precision == "auto" and gpu_supports_mixed_precision()
     )
+    if use_mp and cluster.custom_loop:
+        use_mp = False
+        say("mixed precision is off for multi-worker training (its loop has no loss scaling)")
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mp else "float32")
     if use_mp:
         say("mixed precision (float16) on the GPU")
@@ -197,12 +219,19 @@ def train(
     augmenter = pipeline.build_augmenter(plan.augment, config.seed)
     use_cache = (
         config.feature_cache and in_memory and plan.freeze_base and plan.pretrained
-        and plan.fine_tune_blocks == 0
+        and plan.fine_tune_blocks == 0 and cluster.name == "one"
     )
     batch = plan.batch_size
+    if cluster.name != "one":
+        say(cluster.describe(batch))
+    # fit splits the global batch among replicas; the custom loop's datasets are per replica
+    replica_batch = cluster.per_replica_batch(batch)
+    if cluster.custom_loop:
+        batch = replica_batch
     log({"phase": "building"})
-    model, backbone = build_for_plan(plan, report.classes,
-                                     backbone=init.backbone if init is not None else None)
+    with cluster.scope():
+        model, backbone = build_for_plan(plan, report.classes,
+                                         backbone=init.backbone if init is not None else None)
     if init is not None:
         from resnet_gui.core.continuation import copy_head
 
@@ -212,7 +241,7 @@ def train(
         # On the CPU a batch too large for the memory would swap or be killed: refuse it now.
         from resnet_gui.core.memory import check_batch_fits
 
-        check_batch_fits(backbone, size, batch)
+        check_batch_fits(backbone, size, replica_batch)
     head = None
     try:
         if in_memory:
@@ -260,12 +289,20 @@ def train(
     except StopRequested:
         raise TrainingStopped(STOPPED_BEFORE_TRAINING) from None
 
-    steps = max(1, math.ceil(len(train_paths) / batch))
-    runner = Runner(
-        head if head is not None else model, backbone, plan, steps, val_ds is not None,
+    steps = max(1, math.ceil((num_train if cluster.workers > 1 else len(train_paths))
+                             / plan.batch_size))
+    runner_kwargs: dict[str, Any] = dict(
         on_batch=on_batch, on_epoch=on_epoch, log=log, stop=stop, checkpoint=checkpoint,
         checkpoint_state={"config": config.to_dict(), "fingerprint": data_print}, resume=resume,
     )
+    if cluster.custom_loop:
+        from resnet_gui.core.distributed import DistributedRunner
+
+        runner: Runner = DistributedRunner(model, backbone, plan, steps, num_val > 0,
+                                           cluster=cluster, **runner_kwargs)
+    else:
+        runner = Runner(head if head is not None else model, backbone, plan, steps,
+                        val_ds is not None, strategy=cluster.strategy, **runner_kwargs)
     log({"phase": "training"})
     runner.fit(train_ds, val_ds)
     if head is not None:
@@ -316,6 +353,7 @@ def train(
         val_images=list(val_paths),
         temperature=calibration["temperature"],
         checkpoint=checkpoint,
+        chief=cluster.is_chief,
     )
 
 

@@ -360,7 +360,10 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.classifier = Classifier.from_model(result.model, source="(just trained)")
         best = result.best_epoch
         acc = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "n/a"
-        stopped = " (stopped early)" if result.stopped else ""
+        stopped = " (stopped by you)" if result.stopped else ""
+        if not result.stopped and len(result.history) < result.plan.epochs:
+            stopped = (f" in {len(result.history)} of up to {result.plan.epochs} epochs (the "
+                       "validation loss had stopped improving)")
         self.summary_label.setText(
             f"Done{stopped}: best epoch {best}, validation accuracy {acc}, "
             f"{result.seconds:.0f} s. Save the model or use it in the Inference tab."

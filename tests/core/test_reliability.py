@@ -189,7 +189,7 @@ def test_ctrl_c_stops_saves_and_exits_130(digits_train: Path, tmp_path: Path) ->
             break
     stdout, _ = child.communicate(timeout=300)
     assert child.returncode == 130
-    assert "(stopped early)" in stdout and out.is_file()
+    assert "(stopped by the user)" in stdout and out.is_file()
 
 
 def test_ctrl_c_during_predict_exits_130(tiny_model: Path, tiny_data: Path,

@@ -92,7 +92,7 @@ def test_stop_ends_training_quickly(qtbot, window, tiny_data: Path) -> None:  # 
     qtbot.waitUntil(lambda: not tab.training, timeout=60_000)
     assert tab.result is not None and tab.result.stopped
     assert len(tab.result.history) <= 2  # stopped within the first epochs, not after 200
-    assert "stopped early" in tab.summary_label.text()
+    assert "stopped by you" in tab.summary_label.text()
 
 
 @pytest.mark.slow

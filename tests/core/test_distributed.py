@@ -1,0 +1,197 @@
+"""Scale-out on tf.distribute (docs/scaling.md): two workers on loopback through the CLI, a
+killed worker, resuming a multi-worker run, MirroredStrategy on two logical CPU devices, and the
+custom loop giving the same losses as Keras fit.
+
+The commands here are the ones docs/scaling.md shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_gui.core.config import TrainConfig
+from tests.core.test_early_stopping import _crops
+
+CLI = [sys.executable, "-m", "resnet_gui"]
+FLAGS = ["--epochs", "10", "--width", "8", "--seed", "3"]
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _tf_config(ports: list[int], index: int) -> str:
+    return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                       "task": {"type": "worker", "index": index}})
+
+
+def _start_workers(data: Path, out: Path, logs: Path, *extra: str) -> list[subprocess.Popen]:
+    """Two workers of one run, as two machines would start them: the same command, each with
+    its own TF_CONFIG."""
+    ports = _free_ports(2)
+    procs = []
+    for i in range(2):
+        env = {**os.environ, "TF_CONFIG": _tf_config(ports, i)}
+        log = open(logs / f"worker{i}.log", "w")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen(
+            [*CLI, "train", str(data), "--out", str(out), "--strategy", "multiworker", *FLAGS,
+             *extra], env=env, stdout=log, stderr=subprocess.STDOUT, text=True))
+    return procs
+
+
+def _wait(procs: list[subprocess.Popen], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=max(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail("a worker hung")
+    return codes
+
+
+def _accuracy(model: Path, held_out: Path) -> float:
+    from resnet_gui.core.evaluation import evaluate
+    from resnet_gui.core.inference import Classifier
+
+    return evaluate(Classifier.load(model), held_out).accuracy
+
+
+@pytest.fixture(scope="module")
+def photo_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("dist")
+    return _crops(root / "train", 40, seed=1), _crops(root / "held_out", 30, seed=2)
+
+
+@pytest.mark.slow
+def test_two_workers_train_like_one_process(photo_sets: tuple[Path, Path], tmp_path: Path) -> None:
+    data, held_out = photo_sets
+    single = tmp_path / "single.keras"
+    done = subprocess.run([*CLI, "train", str(data), "--out", str(single), "--strategy", "one",
+                           *FLAGS], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out_dir = tmp_path / "multi"
+    out_dir.mkdir()
+    procs = _start_workers(data, out_dir / "model.keras", tmp_path)
+    assert _wait(procs, 600) == [0, 0], (tmp_path / "worker0.log").read_text()[-3000:]
+    chief = (tmp_path / "worker0.log").read_text()
+    other = (tmp_path / "worker1.log").read_text()
+    assert "strategy multiworker: 2 workers, 2 replicas in all; global batch 32, 16 per " \
+           "replica; this is worker 0 (the chief" in chief
+    assert "worker 1: its shard is 32 training and 8 validation images" in other
+    assert "the chief worker saves the model" in other
+    assert [p.name for p in out_dir.iterdir()] == ["model.keras"]  # only the chief wrote
+    a_single, a_multi = _accuracy(single, held_out), _accuracy(out_dir / "model.keras", held_out)
+    assert a_multi >= 0.85, a_multi
+    assert abs(a_multi - a_single) <= 0.02, (a_single, a_multi)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_the_other_and_the_run_resumes(
+    photo_sets: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, held_out = photo_sets
+    out = tmp_path / "model.keras"
+    procs = _start_workers(data, out, tmp_path)
+    chief_log = tmp_path / "worker0.log"
+    deadline = time.monotonic() + 300
+    while "epoch   3/10" not in chief_log.read_text():
+        assert time.monotonic() < deadline and procs[0].poll() is None, chief_log.read_text()
+        time.sleep(0.2)
+    procs[1].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert _wait(procs[:1], 180) == [2]
+    assert time.monotonic() - killed_at < 150  # within the collective timeout, no hang
+    text = chief_log.read_text()
+    assert "worker 0: lost contact with another worker" in text and "--resume" in text
+    assert "Traceback" not in text
+    assert not out.exists()
+
+    logs = tmp_path / "again"
+    logs.mkdir()
+    procs = _start_workers(data, out, logs, "--resume")
+    assert _wait(procs, 600) == [0, 0], (logs / "worker0.log").read_text()[-3000:]
+    for i in range(2):
+        assert "resuming from epoch " in (logs / f"worker{i}.log").read_text()
+    resumed = (logs / "worker0.log").read_text()
+    first = int(resumed.split("resuming from epoch ")[1].split()[0])
+    assert first >= 3 and f"epoch {first + 1:>3}/10" in resumed
+    assert f"epoch {first:>3}/10" not in resumed  # the done epochs were not run again
+    assert _accuracy(out, held_out) >= 0.85
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(photo_sets: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    data, held_out = photo_sets
+    out = tmp_path / "m.keras"
+    script = (
+        "import sys, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()"
+        "] * 2)\n"
+        "from resnet_gui.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, "train", str(data), "--out", str(out),
+                           "--strategy", "mirrored", *FLAGS],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("strategy mirrored: 2 replicas on this machine; global batch 32, 16 per replica"
+            in done.stderr)
+    assert _accuracy(out, held_out) >= 0.85
+
+
+@pytest.mark.slow
+def test_custom_loop_gives_the_losses_of_fit(photo_sets: tuple[Path, Path],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multi-worker loop, run on one device, against Keras fit: same data, seed, model,
+    loss, optimizer and schedule, so the same losses epoch by epoch."""
+    from resnet_gui.core import distributed
+    from resnet_gui.core.training import train
+
+    data, _ = photo_sets
+    config = TrainConfig(str(data), weights="none", epochs=3, width=8, augment="none",
+                         strategy="one", checkpoints=False)
+    by_fit = train(config).history
+    monkeypatch.setattr(distributed.Cluster, "custom_loop", property(lambda self: True))
+    by_loop = train(config).history
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        np.testing.assert_allclose([h[key] for h in by_loop], [h[key] for h in by_fit],
+                                   rtol=2e-4, atol=1e-6, err_msg=key)
+
+
+def test_multiworker_without_tf_config_is_one_line(tmp_path: Path) -> None:
+    from resnet_gui.core.distributed import read_tf_config
+    from resnet_gui.core.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="needs TF_CONFIG set on every worker"):
+        read_tf_config({})
+    with pytest.raises(TrainingError, match="not a valid cluster description"):
+        read_tf_config({"TF_CONFIG": '{"cluster": {"worker": ["a:1"]}, "task": {"type": '
+                                     '"worker", "index": 3}}'})
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    done = subprocess.run([*CLI, "train", str(tmp_path), "--out", str(tmp_path / "m.keras"),
+                           "--strategy", "multiworker"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("resnet-gui: error: --strategy "
+                                                             "multiworker needs TF_CONFIG")
