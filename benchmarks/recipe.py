@@ -16,6 +16,8 @@ The sets are made from real photos and handwriting that packages ship (no networ
 - ``fewshot-photos``: 8 photo classes, 20 images per class (16 train + 4 validation) cut from the
   left part of each photo; the held-out images come from the right part at another scale and
   light ("other parts of the scene, other scale and light").
+- ``fewshot-textures``: 6 grey textures and scenes (brick, grass, gravel, moon, coins, text),
+  20 per class from the left part, held-out from the right part at another scale and light.
 - ``fewshot-digits``: 20 digits per class; held-out: 1,000 other digits.
 - ``fewshot-faces``: LFW faces against non-face patches, 20 per class; held-out: the other 160.
 """
@@ -98,6 +100,16 @@ def make_fewshot_photos(root: Path) -> None:
             _save(c, root / "test" / name / f"{i:03d}.jpg")
 
 
+def make_fewshot_textures(root: Path) -> None:
+    rng = np.random.default_rng(5)
+    names = ["brick", "grass", "gravel", "moon", "coins", "text"]
+    for name, img in _photos(names).items():
+        for i, c in enumerate(_crops(img, 20, 48, rng, (0, 0.4), (0.2, 0.35))):
+            _save(c, root / "train" / name / f"{i:03d}.jpg")
+        for i, c in enumerate(_crops(img, 30, 48, rng, (0.5, 1), (0.12, 0.5), (0.6, 1.4))):
+            _save(c, root / "test" / name / f"{i:03d}.jpg")
+
+
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -144,6 +156,7 @@ SETS: dict[str, Callable[[Path], None]] = {
     "tiny-2class": make_tiny,
     "digits-40": lambda r: make_digits(r, 40),
     "fewshot-photos": make_fewshot_photos,
+    "fewshot-textures": make_fewshot_textures,
     "fewshot-digits": lambda r: make_digits(r, 20),
     "fewshot-faces": make_faces,
 }

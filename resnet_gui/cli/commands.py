@@ -10,6 +10,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from resnet_gui.core.config import TrainConfig
 
 from resnet_gui.cli.common import (
     EXIT_FAILED_INPUTS,
@@ -87,18 +91,12 @@ class _TerminalProgress:
             print(d["message"], file=self.stream, flush=True)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train, print progress, save the model."""
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig that ``train``'s arguments stand for (``core.server_command`` writes
+    these arguments back from a TrainConfig)."""
     from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.errors import TrainingStopped
-    from resnet_gui.core.inference import check_writable
-    from resnet_gui.core.training import train
 
-    out = Path(args.out)
-    if out.suffix != ".keras":
-        raise UsageError(f"--out must end in .keras, got {args.out}")
-    check_writable(out)  # a read-only or impossible folder is reported before any training
-    config = TrainConfig(
+    return TrainConfig(
         data_dir=args.data_dir,
         arch=args.arch,
         weights=args.weights,
@@ -109,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         val_split=args.val_split,
         val_dir=args.val_dir,
-        freeze_base=True if args.freeze_base else None,
+        freeze_base=args.freeze_base,
         fine_tune_blocks=args.fine_tune_layers,
         augment=args.augment,
         seed=args.seed,
@@ -117,11 +115,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         stem_stride=args.stem_stride,
         feature_views=args.feature_views,
         feature_cache=not args.no_feature_cache,
-        run_out=str(out),
+        run_out=str(Path(args.out)),
         resume=args.resume,
         init=args.init,
         strategy=args.strategy,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train, print progress, save the model."""
+    from resnet_gui.core.errors import TrainingStopped
+    from resnet_gui.core.inference import check_writable
+    from resnet_gui.core.training import train
+
+    out = Path(args.out)
+    if out.suffix != ".keras":
+        raise UsageError(f"--out must end in .keras, got {args.out}")
+    check_writable(out)  # a read-only or impossible folder is reported before any training
+    config = config_from_args(args)
     progress = _TerminalProgress()
     stop = threading.Event()
 

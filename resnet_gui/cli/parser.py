@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--val-split", type=fraction, default=0.2)
     v.add_argument("--val-dir", help="a separate validation folder with the same classes")
     f = t.add_mutually_exclusive_group()
-    f.add_argument("--freeze-base", action="store_true", help="train only the head")
+    f.add_argument("--freeze-base", action=argparse.BooleanOptionalAction, default=None,
+                   help="train only the head (--no-freeze-base: train every layer; default: "
+                        "frozen with pretrained weights)")
     f.add_argument(
         "--fine-tune-layers",
         type=int,

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(
             self._action("Export plot as PNG…", QKeySequence("Ctrl+E"), self._export_plot)
         )
+        run_menu.addAction(self._action("Run on a server…", None, self.show_server_dialog))
         run_menu.addSeparator()
         run_menu.addAction(self._action("Clear feature cache…", None, self.clear_feature_cache))
         view = self.menuBar().addMenu("&View")
@@ -155,6 +156,13 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(self.pool, classifier, str(report.root) if report else "", self)
         dialog.open()
         return dialog
+
+    def show_server_dialog(self) -> None:
+        """The CLI command for the training tab's settings, to run on a bigger machine."""
+        from resnet_gui.ui.server_dialog import ServerDialog
+
+        self.server_dialog = ServerDialog(self.training_tab.make_config(), self)
+        self.server_dialog.show()
 
     def clear_feature_cache(self, confirm: bool = True) -> None:
         """Delete the cached backbone features (they are recomputed when needed)."""
