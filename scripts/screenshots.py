@@ -150,6 +150,16 @@ def main() -> int:
     app.processEvents()
     dialog.grab().save(str(OUT / "help.png"))
     dialog.close()
+    # Training > Run on a server…, for several machines.
+    window.show_server_dialog()
+    server = window.server_dialog
+    server.data_edit.setText("/data/digits")
+    server.where.setCurrentIndex(server.where.findData("multiworker"))
+    server.hosts_edit.setText("gpu1:12345, gpu2:12345")
+    server.resize(760, 420)
+    app.processEvents()
+    server.grab().save(str(OUT / "run_on_server.png"))
+    server.close()
     window.close()
     return 0
 

@@ -7,9 +7,9 @@ import argparse
 from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
 from resnet_gui.core.archs import ARCHITECTURES
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
-from resnet_gui.core.distributed import STRATEGIES
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES
 from resnet_gui.core.export import EXPORT_FORMATS
+from resnet_gui.core.schedule import DEFAULT_PATIENCE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, metavar="N",
                    help="stop early once the validation loss has not improved for N epochs "
                         "(after a short wind-down of the learning rate); 0: run every epoch. "
-                        "Default: 6 with automatic epochs, 0 with --epochs")
+                        f"Default: {DEFAULT_PATIENCE} with automatic epochs from scratch, 0 with "
+                        "--epochs or pretrained weights")
     t.add_argument("--batch-size", type=positive_int, default=32,
                    help="the global batch: with several replicas (--strategy) each computes "
                         "batch/replicas images of it (default 32)")

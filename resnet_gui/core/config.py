@@ -26,6 +26,10 @@ DEFAULT_AUGMENT = ("flip", "crop", "rotate", "color", "contrast")
 #: mild shifts and zooms.
 ALIGNED_AUGMENT = ("rotate", "shift", "zoom", "contrast")
 
+#: Where training runs (``--strategy``; ``core.distributed`` makes them): auto, one device,
+#: every GPU of one machine, or the machines named in TF_CONFIG.
+STRATEGIES = ("auto", "one", "mirrored", "multiworker")
+
 #: The words that mean "let the recipe choose the augmentation".
 AUTO_AUGMENT = ("auto", "default")
 
@@ -90,7 +94,7 @@ class TrainConfig:
     run_out: str | None = None
     #: Continue an interrupted run of the same data and output from its last epoch.
     resume: bool = False
-    #: ``core.distributed.STRATEGIES``: auto, one, mirrored (GPUs of one machine) or
+    #: One of STRATEGIES: auto, one, mirrored (GPUs of one machine) or
     #: multiworker (machines named in TF_CONFIG). ``batch_size`` is the global batch.
     strategy: str = "auto"
     #: Start from this saved model (``core.continuation``): same classes train on, other

@@ -373,7 +373,7 @@ def stratified_split(
     Each class with at least two images gives at least one to validation (when val_fraction > 0)
     and keeps at least one for training. Images with the same ``groups`` id (near-duplicates,
     :meth:`DatasetReport.duplicate_groups`) all land on one side, so validation images are not
-    copies of training images.
+    copies of training images; a class whose images are all one group stays in training.
 
     Raises:
         DatasetError: val_fraction is outside [0, 0.9].

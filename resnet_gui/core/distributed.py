@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.config import STRATEGIES
 from resnet_gui.core.errors import TrainingError
+from resnet_gui.core.pipeline import StopRequested
 from resnet_gui.core.runner import Runner
-
-#: The choices of ``--strategy`` (the CLI and the app list these).
-STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
 #: Seconds a collective operation may wait for another worker before the run is given up.
 COLLECTIVE_TIMEOUT_S = 120
@@ -61,8 +60,11 @@ class Cluster:
         """Each replica's share of the global batch.
 
         Raises:
-            TrainingError: the batch does not divide among the replicas.
+            TrainingError: for the multi-worker loop, the batch does not divide among the
+                replicas (``fit`` under MirroredStrategy splits an uneven batch itself).
         """
+        if global_batch % self.replicas and not self.custom_loop:
+            return -(-global_batch // self.replicas)  # the largest share
         if global_batch % self.replicas:
             raise TrainingError(
                 f"--batch-size {global_batch} does not divide among {self.replicas} replicas: "
@@ -152,9 +154,10 @@ def read_tf_config(environ: dict | None = None) -> dict:
     return config
 
 
-def make_cluster(name: str, log: Any = None) -> Cluster:
-    """Create the strategy ``name`` (one of :data:`STRATEGIES`). For ``multiworker`` this must
-    come before any other TensorFlow work in the process.
+def make_cluster(name: str, continuing: bool = False) -> Cluster:
+    """Create the strategy ``name`` (one of ``config.STRATEGIES``). For ``multiworker`` this
+    must come before any other TensorFlow work in the process. ``auto`` stays on one device
+    when ``continuing`` from a model (``--init`` runs on one device).
 
     Raises:
         TrainingError: an unknown name, or a bad ``TF_CONFIG``.
@@ -177,7 +180,7 @@ def make_cluster(name: str, log: Any = None) -> Cluster:
     tf = _tf()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
-        name = "mirrored" if len(gpus) > 1 else "one"
+        name = "mirrored" if len(gpus) > 1 and not continuing else "one"
     if name == "one":
         return Cluster(tf.distribute.get_strategy(), "one")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -204,13 +207,17 @@ class DistributedRunner(Runner):
     def __init__(self, *args: Any, cluster: Cluster, **kwargs: Any) -> None:
         super().__init__(*args, strategy=cluster.strategy, **kwargs)
         self.cluster = cluster
+        # A stop asked on any worker stops every worker after the same batch: each step adds
+        # up the workers' stop flags, and batch_done reads the sum.
+        self.user_stop, self.stop_everywhere = self.stop, False
+        self.stop = lambda: self.stop_everywhere
 
     def _restore_position(self, epochs_done: int) -> int:
         """The chief reads its checkpoint; every worker then takes the chief's values."""
-        with self.cluster.scope():
-            self.model.optimizer.build(self.model.trainable_variables)
         if self.checkpoint is not None:
             super()._restore_position(epochs_done)
+        with self.cluster.scope():  # the other workers' optimizer slots, to be filled
+            self.model.optimizer.build(self.model.trainable_variables)
         self.cluster.broadcast_variables(list(self.model.weights)
                                          + list(self.model.optimizer.variables))
         return epochs_done
@@ -233,7 +240,10 @@ class DistributedRunner(Runner):
                 totals = np.zeros(3)  # loss sum, correct, count: over every worker
                 for batch in range(self.steps):
                     self.model.optimizer.learning_rate.assign(self.learning_rate(epoch, batch))
-                    totals += [float(t) for t in step(iterator)]
+                    wanted = tf.constant(1.0 if self.user_stop() else 0.0)
+                    *sums, stops = (float(t) for t in step(iterator, wanted))
+                    totals += sums
+                    self.stop_everywhere = stops > 0
                     self.batch_done(epoch, batch, totals[0] / totals[2], totals[1] / totals[2])
                 sync()
                 logs = {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
@@ -242,6 +252,8 @@ class DistributedRunner(Runner):
                 rate = float(self.model.optimizer.learning_rate.numpy())
                 if self.epoch_done(epoch, logs, rate, time.perf_counter() - started):
                     break
+        except StopRequested:
+            self.stopped = True
         except tf.errors.OpError as exc:
             error = self.translate_error(exc)
             raise (error if error is not exc else
@@ -249,12 +261,13 @@ class DistributedRunner(Runner):
 
     def _train_step(self) -> Any:
         """One optimiser step on every replica: the compiled loss and optimizer, gradients
-        summed over the replicas. Returns (loss sum, correct, images) over all replicas."""
+        summed over the replicas. Returns (loss sum, correct, images, stop flags) added up over
+        all replicas."""
         tf = _tf()
         model, strategy = self.model, self.strategy
         loss, optimizer = model.loss, model.optimizer
 
-        def replica(x: Any, y: Any) -> Any:
+        def replica(x: Any, y: Any, wanted: Any) -> Any:
             with tf.GradientTape() as tape:
                 p = tf.cast(model(x, training=True), tf.float32)
                 per_image = loss.call(y, p)  # the compiled loss, before its batch mean
@@ -264,12 +277,12 @@ class DistributedRunner(Runner):
             grads = tape.gradient(value, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return (tf.reduce_sum(per_image), _correct(tf, y, p),
-                    tf.cast(tf.shape(per_image)[0], tf.float32))
+                    tf.cast(tf.shape(per_image)[0], tf.float32), wanted)
 
         @tf.function
-        def step(iterator: Any) -> Any:
+        def step(iterator: Any, wanted: Any) -> Any:
             x, y = next(iterator)
-            out = strategy.run(replica, args=(x, y))
+            out = strategy.run(replica, args=(x, y, wanted))
             return [strategy.reduce(tf.distribute.ReduceOp.SUM, o, axis=None) for o in out]
 
         return step

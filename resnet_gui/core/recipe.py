@@ -148,8 +148,9 @@ def make_plan(
         patience = int(config.patience)
         if patience < 0:
             raise TrainingError(f"patience must be 0 (off) or more epochs, got {patience}")
-    else:  # "--epochs N" asks for N epochs; automatic epochs are a ceiling
-        patience = 0 if config.epochs else DEFAULT_PATIENCE
+    else:  # "--epochs N" asks for N epochs; automatic epochs are a ceiling (from scratch:
+        # a pretrained head's 10 cheap epochs are too few for a plateau to count)
+        patience = 0 if config.epochs or pretrained else DEFAULT_PATIENCE
     if patience and config.val_split <= 0 and not config.val_dir:
         patience = 0
         notes.append("no early stopping: there is no validation split to watch")

@@ -125,7 +125,8 @@ class Runner:
             if index == start_phase and self.resume is not None:
                 initial = self._restore_position(start_epoch)
                 self.schedule.restore(self.resume.get("schedule"))
-            self._fit_phase(train_ds, val_ds, epochs, offset, index, initial)
+            if not (initial and self.schedule.finished(initial)):  # an early stop is final
+                self._fit_phase(train_ds, val_ds, epochs, offset, index, initial)
             offset += epochs
             if self.stopped:
                 break
@@ -142,7 +143,7 @@ class Runner:
             return 0, 0
         self.history = list(state["history"])
         best = state.get("best")
-        self.best = {**best, "key": tuple(best["key"])} if best else None
+        self.best = {**best, "key": self._best_key(best)} if best else None
         if self.checkpoint is not None:
             self.best_weights = self.checkpoint.arrays(BEST)
         self.batches_skipped = len(self.history) * self.steps
@@ -155,11 +156,13 @@ class Runner:
         assert self.checkpoint is not None
         weights = self.checkpoint.arrays(WEIGHTS)
         slots = self.checkpoint.arrays(OPTIMIZER)
+        scope = self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
         try:
             self.model.set_weights(weights)
             if epochs_done and slots:
                 optimizer = self.model.optimizer
-                optimizer.build(self.model.trainable_variables)
+                with scope:
+                    optimizer.build(self.model.trainable_variables)
                 if len(optimizer.variables) != len(slots):
                     raise ValueError("optimizer state of another shape")
                 for variable, value in zip(optimizer.variables, slots, strict=True):
@@ -173,7 +176,7 @@ class Runner:
             return
         best = {**self.best, "key": list(self.best["key"])} if self.best else None
         state = {**self.checkpoint_state, "phase": phase, "phase_epochs_done": phase_epochs_done,
-                 "epochs_done": len(self.history), "epochs": self.plan.epochs,
+                 "epochs_done": len(self.history), "epochs": self.total_epochs(),
                  "history": self.history, "best": best, "schedule": self.schedule.state()}
         try:
             self.checkpoint.save(state, self.model, self.best_weights)
@@ -290,12 +293,24 @@ class Runner:
             return TrainingError(out_of_memory_message(self.plan.batch_size))
         return exc
 
-    def _update_best(self, stats: dict) -> bool:
-        """Remember the weights of the best epoch so far; True when this one is the best."""
+    def _best_key(self, stats: dict) -> tuple[float, float]:
+        """Larger is better: (-validation loss, validation accuracy), or without a validation
+        split (training accuracy, -training loss); a loss that is not a number counts worst."""
+        def finite(x: float | None) -> float:
+            return float(x) if x is not None and np.isfinite(x) else -np.inf
+
         if self.has_val:
-            key = (stats["val_accuracy"], -stats["val_loss"])
-        else:
-            key = (stats["accuracy"], -stats["loss"])
+            return (finite(-stats["val_loss"] if stats["val_loss"] is not None else None),
+                    finite(stats["val_accuracy"]))
+        return (finite(stats["accuracy"]), finite(-stats["loss"]))
+
+    def _update_best(self, stats: dict) -> bool:
+        """Remember the weights of the best epoch so far; True when this one is the best.
+
+        With a validation split the best epoch has the lowest validation loss (then the highest
+        accuracy): on a split of a few dozen images, accuracy moves in steps of one image and
+        ties, while the loss is the same smooth signal early stopping watches."""
+        key = self._best_key(stats)
         if self.best is None or key > self.best["key"]:
             self.best = {**stats, "key": key}
             self.best_weights = [np.array(w) for w in self.model.get_weights()]

@@ -121,7 +121,7 @@ def train(
     from resnet_gui.core.distributed import make_cluster
 
     # First: a multi-worker strategy must exist before any other TensorFlow work.
-    cluster = make_cluster(config.strategy)
+    cluster = make_cluster(config.strategy, continuing=bool(config.init))
     if config.init and cluster.name != "one":
         raise TrainingError("--init (continue from a model) runs on one device: use "
                             "--strategy one")
@@ -183,7 +183,7 @@ def train(
             f"{len(val_recs)} validation images")
 
     log({"phase": "preparing"})
-    plan = make_plan(config, report, len(train_recs), log)
+    plan = make_plan(config, report, num_train, log)  # every worker: the same plan
     if init is not None:
         from resnet_gui.core.continuation import continued_plan
 
@@ -312,7 +312,7 @@ def train(
 
     calibration = _calibrate(head if head is not None else model, val_ds, say)
     best = runner.best
-    val_acc = best["val_accuracy"] if best and val_ds is not None else None
+    val_acc = best["val_accuracy"] if best and runner.has_val else None
     from resnet_gui.core.models import set_model_info
     from resnet_gui.core.tfsetup import versions
 
@@ -326,8 +326,8 @@ def train(
         val_accuracy=val_acc,
         best_epoch=best["epoch"] if best else None,
         epochs_run=len(runner.history),
-        num_train=len(train_paths),
-        num_val=len(val_paths),
+        num_train=num_train if cluster.workers > 1 else len(train_paths),
+        num_val=num_val if cluster.workers > 1 else len(val_paths),
         dataset=str(report.root),
         plan=plan.to_dict(),
         **calibration,
@@ -337,7 +337,8 @@ def train(
     if runner.stopped:
         say("training stopped by the user; keeping the best weights so far")
     if val_acc is not None:
-        say(f"best validation accuracy {val_acc:.4f} at epoch {best['epoch']} ({seconds:.0f} s)")
+        say(f"best epoch {best['epoch']} (lowest validation loss): validation accuracy "
+            f"{val_acc:.4f} ({seconds:.0f} s)")
     return TrainResult(
         model=model,
         class_names=list(report.classes),
@@ -348,8 +349,8 @@ def train(
         stopped=runner.stopped,
         seconds=seconds,
         report=report,
-        num_train=len(train_paths),
-        num_val=len(val_paths),
+        num_train=num_train if cluster.workers > 1 else len(train_paths),
+        num_val=num_val if cluster.workers > 1 else len(val_paths),
         val_images=list(val_paths),
         temperature=calibration["temperature"],
         checkpoint=checkpoint,

@@ -46,7 +46,7 @@ class ServerDialog(QDialog):
         self.out_edit = QLineEdit("model.keras")
         form.addRow("Model file there", self.out_edit)
         self.where = QComboBox()
-        self.where.addItem("One machine (all its GPUs)", "mirrored")
+        self.where.addItem("One machine (all its GPUs)", "auto")
         self.where.addItem("Several machines (TF_CONFIG)", "multiworker")
         form.addRow("Run on", self.where)
         self.hosts_edit = QLineEdit(f"host1:{EXAMPLE_PORT}, host2:{EXAMPLE_PORT}")

@@ -49,6 +49,9 @@ def test_an_easy_set_stops_early_and_keeps_a_good_model(tmp_path: Path) -> None:
     rates = [h["learning_rate"] for h in result.history]
     assert rates[-1] < 0.05 * plan.learning_rate < rates[ran // 2]
     assert result.history[-1]["epochs"] == ran  # the progress total followed the early end
+    # an unsaved run that stopped early is finished, not interrupted (the app offers no Resume)
+    state = result.checkpoint.state()
+    assert state["epochs_done"] == state["epochs"] == ran
     result.save(tmp_path / "m.keras")
     accuracy = evaluate(Classifier.load(tmp_path / "m.keras"), held_out).accuracy
     assert accuracy >= 0.9, accuracy

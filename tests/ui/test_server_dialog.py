@@ -30,7 +30,7 @@ def test_server_dialog_shows_the_command_for_the_settings(qtbot, window, tmp_pat
     assert argv[:2] == ["resnet-gui", "train"]
     back = config_from_args(build_parser().parse_args(argv[1:]))
     assert (back.data_dir, back.arch, back.epochs, back.batch_size, back.strategy) == (
-        str(data), "resnet34", 12, 64, "mirrored")
+        str(data), "resnet34", 12, 64, "auto")
     assert back.run_out == "model.keras"
 
     dialog.data_edit.setText("/srv/photos")

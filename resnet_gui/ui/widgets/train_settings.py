@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from resnet_gui.core.archs import ARCHITECTURES, get_arch
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.schedule import DEFAULT_PATIENCE
 
 AUTO_AUGMENT_TIP = (
     "Let the recipe choose: for photos, flips, wide random crops, small rotations and colour "
@@ -30,8 +31,9 @@ AUTO_AUGMENT_TIP = (
 )
 
 EPOCHS_TIP = (
-    "Auto: up to 20-60 epochs (about 600 steps); training winds down and stops once the "
-    "validation loss has not improved for 6 epochs. A number: exactly that many epochs."
+    "Auto: up to 20-60 epochs (about 600 steps) from scratch; training winds down and stops "
+    f"once the validation loss has not improved for {DEFAULT_PATIENCE} epochs. A number: "
+    "exactly that many epochs."
 )
 
 
