@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, metavar="N",
                    help="stop early once the validation loss has not improved for N epochs "
                         "(after a short wind-down of the learning rate); 0: run every epoch. "
-                        f"Default: {DEFAULT_PATIENCE} with automatic epochs from scratch, 0 with "
-                        "--epochs or pretrained weights")
+                        f"Default: {DEFAULT_PATIENCE} with automatic epochs from scratch; 0 with "
+                        "--epochs, pretrained weights or 20 or fewer images per class")
     t.add_argument("--batch-size", type=positive_int, default=32,
                    help="the global batch: with several replicas (--strategy) each computes "
                         "batch/replicas images of it (default 32)")

@@ -17,7 +17,7 @@ from resnet_gui.core.config import (
     TrainPlan,
     parse_augment,
 )
-from resnet_gui.core.dataset import DatasetReport
+from resnet_gui.core.dataset import FEW_IMAGES, DatasetReport
 from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
 from resnet_gui.core.weights import imagenet_unavailable_message, resolve_weights
@@ -151,6 +151,13 @@ def make_plan(
     else:  # "--epochs N" asks for N epochs; automatic epochs are a ceiling (from scratch:
         # a pretrained head's 10 cheap epochs are too few for a plateau to count)
         patience = 0 if config.epochs or pretrained else DEFAULT_PATIENCE
+        per_class = num_train / max(1, sum(1 for n in report.counts.values() if n))
+        if patience and per_class <= FEW_IMAGES:
+            patience = 0
+            notes.append(
+                f"no early stopping: with about {per_class:.0f} training images per class the "
+                "validation split is too small, and too like the training images, to tell when "
+                "learning is done (measured in docs/recipe.md)")
     if patience and config.val_split <= 0 and not config.val_dir:
         patience = 0
         notes.append("no early stopping: there is no validation split to watch")

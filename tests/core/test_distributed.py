@@ -24,6 +24,7 @@ from tests.core.test_early_stopping import _crops
 
 CLI = [sys.executable, "-m", "resnet_gui"]
 FLAGS = ["--epochs", "10", "--width", "8", "--seed", "3"]
+AUTO_EPOCHS = ["--width", "8", "--seed", "3"]  # the recipe's epochs, early stopping on
 
 
 def _free_ports(n: int) -> list[int]:
@@ -41,7 +42,8 @@ def _tf_config(ports: list[int], index: int) -> str:
                        "task": {"type": "worker", "index": index}})
 
 
-def _start_workers(data: Path, out: Path, logs: Path, *extra: str) -> list[subprocess.Popen]:
+def _start_workers(data: Path, out: Path, logs: Path, *extra: str,
+                   flags: list[str] = FLAGS) -> list[subprocess.Popen]:
     """Two workers of one run, as two machines would start them: the same command, each with
     its own TF_CONFIG."""
     ports = _free_ports(2)
@@ -50,7 +52,7 @@ def _start_workers(data: Path, out: Path, logs: Path, *extra: str) -> list[subpr
         env = {**os.environ, "TF_CONFIG": _tf_config(ports, i)}
         log = open(logs / f"worker{i}.log", "w")  # noqa: SIM115 - closed with the process
         procs.append(subprocess.Popen(
-            [*CLI, "train", str(data), "--out", str(out), "--strategy", "multiworker", *FLAGS,
+            [*CLI, "train", str(data), "--out", str(out), "--strategy", "multiworker", *flags,
              *extra], env=env, stdout=log, stderr=subprocess.STDOUT, text=True))
     return procs
 
@@ -78,7 +80,9 @@ def _accuracy(model: Path, held_out: Path) -> float:
 @pytest.fixture(scope="module")
 def photo_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("dist")
-    return _crops(root / "train", 40, seed=1), _crops(root / "held_out", 30, seed=2)
+    train = _crops(root / "train", 40, seed=1)
+    (train / "flower" / "0.jpg").unlink()  # 63 training images: shards of 32 and 31
+    return train, _crops(root / "held_out", 30, seed=2)
 
 
 @pytest.mark.slow
@@ -96,7 +100,7 @@ def test_two_workers_train_like_one_process(photo_sets: tuple[Path, Path], tmp_p
     other = (tmp_path / "worker1.log").read_text()
     assert "strategy multiworker: 2 workers, 2 replicas in all; global batch 32, 16 per " \
            "replica; this is worker 0 (the chief" in chief
-    assert "worker 1: its shard is 32 training and 8 validation images" in other
+    assert "worker 1: its shard is 31 training and 8 validation images" in other
     assert "the chief worker saves the model" in other
     assert [p.name for p in out_dir.iterdir()] == ["model.keras"]  # only the chief wrote
     a_single, a_multi = _accuracy(single, held_out), _accuracy(out_dir / "model.keras", held_out)
@@ -110,10 +114,10 @@ def test_a_killed_worker_stops_the_other_and_the_run_resumes(
 ) -> None:
     data, held_out = photo_sets
     out = tmp_path / "model.keras"
-    procs = _start_workers(data, out, tmp_path)
+    procs = _start_workers(data, out, tmp_path, flags=AUTO_EPOCHS)
     chief_log = tmp_path / "worker0.log"
     deadline = time.monotonic() + 300
-    while "epoch   3/10" not in chief_log.read_text():
+    while "epoch   3/60" not in chief_log.read_text():
         assert time.monotonic() < deadline and procs[0].poll() is None, chief_log.read_text()
         time.sleep(0.2)
     procs[1].send_signal(signal.SIGKILL)
@@ -127,14 +131,20 @@ def test_a_killed_worker_stops_the_other_and_the_run_resumes(
 
     logs = tmp_path / "again"
     logs.mkdir()
-    procs = _start_workers(data, out, logs, "--resume")
+    procs = _start_workers(data, out, logs, "--resume", flags=AUTO_EPOCHS)
     assert _wait(procs, 600) == [0, 0], (logs / "worker0.log").read_text()[-3000:]
-    for i in range(2):
-        assert "resuming from epoch " in (logs / f"worker{i}.log").read_text()
-    resumed = (logs / "worker0.log").read_text()
+    logs_text = [(logs / f"worker{i}.log").read_text() for i in range(2)]
+    for text in logs_text:
+        assert "resuming from epoch " in text
+    # uneven shards (32 and 31 images), one plan: the recipe counted every worker's images
+    plans = [[ln for ln in t.splitlines() if " training and " in ln and "classes;" in ln]
+             for t in logs_text]
+    assert plans[0] == plans[1] and "63 training and 16 validation images" in plans[0][0]
+    resumed = logs_text[0]
     first = int(resumed.split("resuming from epoch ")[1].split()[0])
-    assert first >= 3 and f"epoch {first + 1:>3}/10" in resumed
-    assert f"epoch {first:>3}/10" not in resumed  # the done epochs were not run again
+    assert first >= 3 and f"epoch {first + 1:>3}/" in resumed
+    assert f"epoch {first:>3}/" not in resumed  # the done epochs were not run again
+    assert "stopped early at epoch" in resumed  # early stopping works across workers too
     assert _accuracy(out, held_out) >= 0.85
 
 

@@ -62,9 +62,14 @@ def test_explicit_epochs_run_them_all_and_patience_can_be_asked_for(tmp_path: Pa
     from resnet_gui.core.recipe import make_plan
 
     report = scan_dataset(_crops(tmp_path / "d", 10, seed=3))
-    plan = lambda **kw: make_plan(TrainConfig(str(tmp_path / "d"), weights="none", **kw),  # noqa: E731
-                                  report, 16, lambda _: None)
+    plan = lambda n=200, **kw: make_plan(  # noqa: E731
+        TrainConfig(str(tmp_path / "d"), weights="none", **kw), report, n, lambda _: None)
     assert plan().patience == 6
+    # few images per class: the validation split cannot judge a plateau, so every epoch runs
+    few = plan(40)
+    assert few.patience == 0 and any("no early stopping: with about 20 training images per "
+                                     "class" in note for note in few.notes)
+    assert plan(42).patience == 6
     assert plan(epochs=12).patience == 0
     assert plan(epochs=12, patience=3).patience == 3
     assert plan(patience=0).patience == 0

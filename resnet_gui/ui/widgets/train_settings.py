@@ -32,8 +32,8 @@ AUTO_AUGMENT_TIP = (
 
 EPOCHS_TIP = (
     "Auto: up to 20-60 epochs (about 600 steps) from scratch; training winds down and stops "
-    f"once the validation loss has not improved for {DEFAULT_PATIENCE} epochs. A number: "
-    "exactly that many epochs."
+    f"once the validation loss has not improved for {DEFAULT_PATIENCE} epochs (with more than "
+    "20 images per class). A number: exactly that many epochs."
 )
 
 
