@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "auto (mirrored with 2+ GPUs, else one). See docs/scaling.md")
     t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
     t.add_argument("--stem-stride", type=int, choices=(1, 2, 4),
-                   help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 48 px, "
+                   help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 40 px, "
                         "2 up to 96 px, else 4 as in the paper)")
     v = t.add_mutually_exclusive_group()
     v.add_argument("--val-split", type=fraction, default=0.2)

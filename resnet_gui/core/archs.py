@@ -83,8 +83,11 @@ def stem_stride_for(image_size: int) -> int:
 
     The paper's 7x7/2 conv + 3x3/2 max-pool (x4) suits 224 px photos but throws most of a small
     image away; a 32-64 px input keeps its detail with a 3x3 stem of stride 1 or 2.
+
+    Stride 1 (four times the compute of stride 2) only up to 40 px: at 48 px stride 2 was as
+    accurate in half the time (benchmarks/recipe.py, docs/recipe.md).
     """
-    if image_size <= 48:
+    if image_size <= 40:
         return 1
     if image_size <= 96:
         return 2
