@@ -27,7 +27,7 @@ STEPS = (
     "resnet-gui there (<tt>pip install resnet-gui</tt>; TensorFlow with CUDA for GPUs).<br>"
     "2. Run the command (for several machines: each line on its own machine, all at about the "
     "same time; worker 0 writes the model).<br>"
-    "3. Copy the model file back and open it with File &gt; Open model…."
+    "3. Copy the model file back and open it (File &gt; Open model…)."
 )
 
 
