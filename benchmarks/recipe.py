@@ -1,12 +1,17 @@
 """The default recipe, old against new, side by side on real image sets (docs/recipe.md).
 
-    python benchmarks/recipe.py [--old REV] [--sets a,b] [--work DIR] [--only old|new]
+    python benchmarks/recipe.py [--old REV] [--sets a,b] [--seeds 42,1,2] [--work DIR]
+                                [--only old|new]
 
 For each set the script trains with **no flags** (the default recipe) twice: once with the code
 of git revision REV (the recipe before early stopping and the few-shot augmentation; run from a
 ``git worktree``) and once with this checkout. Both run as ``resnet-gui train`` child processes
 one after the other on the same machine, so their seconds compare; each model is then scored with
 ``resnet-gui evaluate`` on held-out images that were never in the training folder.
+
+With ``--seeds`` each side trains once per seed (``--seed S``: the split, the initial weights and
+the augmentation draws change; 42 is the default) and the table gives the mean with each seed's
+figure after it, so a gap of one or two held-out images can be told from noise.
 
 The sets are made from real photos and handwriting that packages ship (no network):
 
@@ -172,7 +177,7 @@ VARIANTS = {
 
 def run(src: Path, data: Path, out: Path, flags: list[str] | None = None) -> dict:
     """Train with no flags but ``flags`` (code from ``src``), then evaluate on the held-out
-    images."""
+    images; returns seconds, held-out accuracy, epochs run and the training log."""
     env = {**os.environ, "PYTHONPATH": str(src), "TF_CPP_MIN_LOG_LEVEL": "2",
            "RESNET_GUI_DATA": str(out.parent / "appdata")}
     cli = [sys.executable, "-c", "import sys; from resnet_gui.cli import main; sys.exit(main())"]
@@ -223,21 +228,44 @@ def old_checkout(work: Path, rev: str) -> Path:
     return tree
 
 
+def summary(runs: list[dict]) -> dict:
+    """Mean seconds, epochs and accuracy of one side's runs (one per seed), with the
+    per-seed accuracies."""
+    return {"seconds": float(np.mean([r["seconds"] for r in runs])),
+            "epochs": float(np.mean([r["epochs"] for r in runs])),
+            "accuracy": float(np.mean([r["accuracy"] for r in runs])),
+            "accuracies": [r["accuracy"] for r in runs]}
+
+
+def _cells(r: dict | None) -> list[str]:
+    if r is None:
+        return ["", ""]
+    acc = f"{r['accuracy']:.3f}"
+    if len(r["accuracies"]) > 1:
+        acc += " (" + ", ".join(f"{a:.3f}" for a in r["accuracies"]) + ")"
+    return [f"{r['seconds']:.0f} ({r['epochs']:.0f})", acc]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", default=OLD_REV, help="git revision of the old recipe")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--seeds", default="42", help="comma-separated seeds; 42 is the default")
     ap.add_argument("--work", default="/tmp/resnet-gui-recipe-bench")
     ap.add_argument("--only", choices=("old", "new"))
+    ap.add_argument("--results", default="results.json", help="file name under --work")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
     sides = [s for s in ("old", "new") if args.only in (None, s)]
     source = {"new": ROOT}
     if "old" in sides:
         source["old"] = old_checkout(work, args.old)
     rows = []
     variants: list[str] = []
+    print(f"seeds: {', '.join(map(str, seeds))} (accuracy: the mean, then each seed's; seconds "
+          "and epochs: the mean)")
     print("| set | train images | held-out | old: s (epochs) | old acc | new: s (epochs) "
           "| new acc | time new/old |")
     print("|---|---|---|---|---|---|---|---|")
@@ -247,38 +275,39 @@ def main() -> None:
             SETS[name](data)
         n_train = sum(1 for _ in (data / "train").rglob("*.*"))
         n_test = sum(1 for _ in (data / "test").rglob("*.*"))
-        res = {}
-        for side in sides:
-            res[side] = run(source[side], data, work / "models" / f"{name}-{side}.keras")
-            (work / "models" / f"{name}-{side}.log").write_text(res[side]["log"])
-            for variant, flags in VARIANTS.get(name, {}).items() if side == "new" else ():
-                extra = run(source[side], data, work / "models" / f"{name}-{variant}.keras",
-                            flags)
-                variants.append(f"{name}, new recipe {' '.join(flags)}: {extra['seconds']:.0f} s "
-                                f"({extra['epochs']} epochs), held-out {extra['accuracy']:.3f}")
-        if "new" in res:
-            tta = flip_tta_accuracy(work / "models" / f"{name}-new.keras", data / "test")
-            if tta is not None:
-                variants.append(f"{name}, new recipe + flip test-time augmentation: held-out "
-                                f"{tta:.3f}")
-        cells = []
-        for side in ("old", "new"):
-            r = res.get(side)
-            cells += ([f"{r['seconds']:.0f} ({r['epochs']})", f"{r['accuracy']:.3f}"]
-                      if r else ["", ""])
+        runs: dict[str, list[dict]] = {side: [] for side in sides}
+        for seed in seeds:
+            tag = "" if seed == 42 else f"-seed{seed}"
+            for side in sides:
+                model = work / "models" / f"{name}-{side}{tag}.keras"
+                r = run(source[side], data, model, [] if seed == 42 else ["--seed", str(seed)])
+                model.with_suffix(".log").write_text(r["log"])
+                runs[side].append(r)
+                if side != "new" or seed != seeds[0]:
+                    continue
+                for variant, flags in VARIANTS.get(name, {}).items():
+                    extra = run(source[side], data, work / "models" / f"{name}-{variant}.keras",
+                                flags)
+                    variants.append(f"{name}, new recipe {' '.join(flags)}: "
+                                    f"{extra['seconds']:.0f} s ({extra['epochs']} epochs), "
+                                    f"held-out {extra['accuracy']:.3f}")
+                tta = flip_tta_accuracy(model, data / "test")
+                if tta is not None:
+                    variants.append(f"{name}, new recipe + flip test-time augmentation: "
+                                    f"held-out {tta:.3f} (without: {r['accuracy']:.3f})")
+        res = {side: summary(r) for side, r in runs.items()}
+        cells = _cells(res.get("old")) + _cells(res.get("new"))
         ratio = (f"{res['new']['seconds'] / res['old']['seconds']:.2f}"
                  if len(res) == 2 else "")
         print(f"| {name} | {n_train} | {n_test} | " + " | ".join(cells) + f" | {ratio} |",
               flush=True)
-        rows.append({"set": name, **{k: {kk: v[kk] for kk in ("seconds", "accuracy", "epochs")}
-                                     for k, v in res.items()}})
+        rows.append({"set": name, "seeds": seeds, **res})
     if variants:
-        print("\nmeasurements of single choices (this checkout):")
+        print("\nmeasurements of single choices (this checkout, first seed):")
         for line in variants:
             print("- " + line)
-    (work / "results.json").write_text(json.dumps({"rows": rows, "variants": variants},
-                                                  indent=2))
-
+    (work / args.results).write_text(json.dumps({"rows": rows, "variants": variants},
+                                                indent=2))
 
 if __name__ == "__main__":
     main()
