@@ -8,6 +8,7 @@ from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
 from resnet_gui.core.archs import ARCHITECTURES
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES
+from resnet_gui.core.dataset import FEW_IMAGES
 from resnet_gui.core.export import EXPORT_FORMATS
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop early once the validation loss has not improved for N epochs "
                         "(after a short wind-down of the learning rate); 0: run every epoch. "
                         f"Default: {DEFAULT_PATIENCE} with automatic epochs from scratch; 0 with "
-                        "--epochs, pretrained weights or 20 or fewer images per class")
+                        f"--epochs, pretrained weights or {FEW_IMAGES} or fewer images per class")
     t.add_argument("--batch-size", type=positive_int, default=32,
                    help="the global batch: with several replicas (--strategy) each computes "
                         "batch/replicas images of it (default 32)")

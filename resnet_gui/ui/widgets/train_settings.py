@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from resnet_gui.core.archs import ARCHITECTURES, get_arch
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.dataset import FEW_IMAGES
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
 
 AUTO_AUGMENT_TIP = (
@@ -33,7 +34,7 @@ AUTO_AUGMENT_TIP = (
 EPOCHS_TIP = (
     "Auto: up to 20-60 epochs (about 600 steps) from scratch; training winds down and stops "
     f"once the validation loss has not improved for {DEFAULT_PATIENCE} epochs (with more than "
-    "20 images per class). A number: exactly that many epochs."
+    f"{FEW_IMAGES} images per class). A number: exactly that many epochs."
 )
 
 
