@@ -65,6 +65,14 @@ def write_tiny_classes(root: Path, n: int = 6, size: int = 32) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _fresh_network_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new session would: no earlier failed download remembered."""
+    from resnet_gui.core.weights import OFFLINE_ENV
+
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+
+
 @pytest.fixture(scope="session")
 def digits_train(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """40 digits per class (400 images): training data."""

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from resnet_gui.core.errors import WeightsUnavailableError
 from resnet_gui.core.models import custom_layer, keras_module
-from resnet_gui.core.weights import WEIGHTS_URL, imagenet_unavailable_message, keras_home
+from resnet_gui.core.weights import download_weights_file, keras_home
 
 TOP_WEIGHTS = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -39,18 +38,7 @@ def imagenet_classifier() -> Any:
     from resnet_gui.core.inference import Classifier
 
     keras = keras_module()
-    target = keras_home() / "models" / TOP_WEIGHTS
-    if not target.is_file():
-        try:
-            keras.utils.get_file(
-                TOP_WEIGHTS, WEIGHTS_URL + TOP_WEIGHTS, cache_subdir="models",
-                cache_dir=str(keras_home()),
-            )
-        except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
-            message = imagenet_unavailable_message("resnet50", exc).replace(
-                "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", TOP_WEIGHTS
-            )
-            raise WeightsUnavailableError(message) from None
+    target = download_weights_file(TOP_WEIGHTS, "resnet50")
     base = keras.applications.ResNet50(weights=str(target))
     inputs = keras.Input((None, None, 3), name="image")
     x = custom_layer("Preprocess")(224, "caffe", name="preprocess")(inputs)

@@ -66,8 +66,9 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
     the list is empty).
 
     Ranges are moderate (rotation +/-10 degrees, shift/zoom 10%, shear 10%, contrast 20%,
-    brightness 20%, saturation x0.55-1.8), scaled by ``strength``; "crop" keeps 25-100% of the
-    area. They act on uint8-range float images in the batch.
+    brightness 20% of the range; "color" is that brightness plus saturation x0.55-1.8), scaled
+    by ``strength``; "crop" keeps 25-100% of the area. They act on uint8-range float images in
+    the batch.
     """
     if not names:
         return None
@@ -93,6 +94,8 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
             layers.append(L.RandomContrast(0.2 * s, value_range=(0, 255), seed=sd))
         elif name == "crop":
             layers.append(random_resized_crop(min_area=1.0 - 0.75 * min(1.0, s), seed=sd))
+        elif name == "brightness":
+            layers.append(L.RandomBrightness(0.2 * s, value_range=(0, 255), seed=sd))
         elif name == "color":
             layers.append(L.RandomBrightness(0.2 * s, value_range=(0, 255), seed=sd))
             layers.append(L.RandomSaturation((0.5 - 0.15 * s, 0.5 + 0.15 * s),

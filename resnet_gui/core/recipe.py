@@ -20,7 +20,7 @@ from resnet_gui.core.config import (
 from resnet_gui.core.dataset import FEW_IMAGES, DatasetReport
 from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
-from resnet_gui.core.weights import imagenet_unavailable_message, resolve_weights
+from resnet_gui.core.weights import resolve_weights
 
 #: At or above this mirror asymmetry (see ``dataset.mirror_asymmetry``) a mirrored image looks
 #: like another class: measured 0.89-0.98 on handwritten digits and arrows, 0.0-0.30 on photo
@@ -34,7 +34,7 @@ def auto_augment(report: DatasetReport) -> tuple[tuple[str, ...], str | None]:
     if asym is not None and asym >= MIRROR_ASYMMETRY_LIMIT:
         return (
             ALIGNED_AUGMENT,
-            f"no flip and no wide crops: these classes change when mirrored, like drawn, centred "
+            f"no flip: these classes change when mirrored, like drawn, centred "
             f"content (mirror asymmetry {asym:.2f}; digits, letters and signs do)",
         )
     return DEFAULT_AUGMENT, None
@@ -56,21 +56,17 @@ def make_plan(
     weights_arg = (config.weights or "auto").strip()
     arch = (config.arch or "auto").lower()
     if arch == "auto":
-        if weights_arg.lower() in ("auto", "imagenet") and _imagenet_obtainable("resnet50", log):
+        missing = (_imagenet_missing("resnet50", log)
+                   if weights_arg.lower() in ("auto", "imagenet") else None)
+        if weights_arg.lower() in ("auto", "imagenet") and missing is None:
             arch = "resnet50"
             notes.append("architecture resnet50 with ImageNet weights (found in the Keras cache)")
         elif weights_arg.lower() == "imagenet":
-            raise WeightsUnavailableError(
-                imagenet_unavailable_message("resnet50", "not in the Keras cache")
-            )
+            raise WeightsUnavailableError(missing or "ImageNet weights are not available")
         else:
             arch = "resnet18"
             if weights_arg.lower() == "auto":
-                notes.append(
-                    "architecture resnet18 from scratch (no ImageNet weights available; "
-                    f"put {get_arch('resnet50').weights_file} in ~/.keras/models for transfer "
-                    "learning)"
-                )
+                notes.append(f"architecture resnet18, trained from scratch. {missing}")
     spec = get_arch(arch)
     arch = spec.name
 
@@ -82,15 +78,13 @@ def make_plan(
         resolve_weights(spec, "imagenet", log)  # fails now, with the reason, not at build time
         weights = "imagenet"
     elif wl == "auto":
-        if spec.has_imagenet and _imagenet_obtainable(arch, log):
+        missing = _imagenet_missing(arch, log) if spec.has_imagenet else None
+        if spec.has_imagenet and missing is None:
             weights = "imagenet"
         else:
             weights = None
             if spec.has_imagenet:
-                notes.append(
-                    f"ImageNet weights for {spec.title} are not available offline: training from "
-                    "scratch"
-                )
+                notes.append(f"{spec.title} is trained from scratch. {missing}")
     else:
         weights = str(resolve_weights(spec, weights_arg, log))
     pretrained = weights is not None
@@ -204,13 +198,14 @@ def make_plan(
     )
 
 
-def _imagenet_obtainable(arch: str, log: OnLog) -> bool:
-    """True when the ImageNet weights are cached or can be downloaded now."""
+def _imagenet_missing(arch: str, log: OnLog) -> str | None:
+    """None when the ImageNet weights of ``arch`` are cached or were downloaded now; otherwise
+    why not and what to do, in one plain line (the network is tried at most once a session:
+    :func:`~resnet_gui.core.weights.download_weights_file`)."""
     try:
         resolve_weights(get_arch(arch), "imagenet", log)
     except WeightsUnavailableError as exc:
-        log({"message": str(exc)})
-        return False
-    return True
+        return str(exc)
+    return None
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
 from resnet_gui.core.dataset import DatasetReport
 from resnet_gui.core.errors import RemoteTrainingError, TrainingError, TrainingStopped
+from resnet_gui.core.weights import remember_offline
 
 #: Batch events are sent at most this often (the rest are summarised by the next one).
 BATCH_INTERVAL_S = 0.1
@@ -201,6 +202,8 @@ def train_in_subprocess(
                 )
                 weakref.finalize(result, process.cleanup)
                 return result
+            if kind == "log" and "offline" in event:  # the child found no network: so do we
+                remember_offline(event["offline"])
             handler = handlers.get(kind)
             if handler is not None:
                 handler(event)  # type: ignore[arg-type]

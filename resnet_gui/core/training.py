@@ -388,8 +388,10 @@ def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:
     temperature = fit_temperature(p, y)
     before = expected_calibration_error(p, y)
     after = expected_calibration_error(apply_temperature(p, temperature), y)
+    why = (" (kept at 1: the validation split has no errors to learn how sure to be from)"
+           if temperature == 1.0 and bool((p.argmax(axis=1) == y).all()) else "")
     say(
-        f"calibration: temperature {temperature:.3f}; expected calibration error "
+        f"calibration: temperature {temperature:.3f}{why}; expected calibration error "
         f"{before:.3f} -> {after:.3f} on the {len(y)} validation images"
     )
     return {"temperature": round(temperature, 6), "ece": round(after, 6),

@@ -88,3 +88,17 @@ def test_random_resized_crop_zooms_into_each_image_differently() -> None:
     assert means.std() > 20  # other boxes, other shares of black and white
     assert (means < 100).any() and (means > 155).any()
     assert np.array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_brightness_changes_the_light_and_keeps_the_colours() -> None:
+    """"brightness" shifts every channel alike (other light, same hues); "color" also changes
+    the saturation, which removes colour cues (docs/recipe.md, "Choosing the augmentation")."""
+    from resnet_gui.core.pipeline import build_augmenter
+
+    x = np.zeros((64, 8, 8, 3), np.float32) + np.array([150.0, 100.0, 60.0], np.float32)
+    light = np.asarray(build_augmenter(("brightness",), seed=1)(x, training=True))
+    assert light.mean(axis=(1, 2, 3)).std() > 10  # each image lit differently
+    np.testing.assert_allclose(light[..., 0] - light[..., 1], 50.0, atol=1e-3)  # same hue
+    np.testing.assert_allclose(light[..., 1] - light[..., 2], 40.0, atol=1e-3)
+    color = np.asarray(build_augmenter(("color",), seed=1)(x, training=True))
+    assert (color[..., 0] - color[..., 1]).std() > 5  # saturation changed: hues apart

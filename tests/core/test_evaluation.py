@@ -84,6 +84,28 @@ def test_temperature_fixes_an_overconfident_model() -> None:
     assert nll(apply_temperature(probs2, t), labels2) < nll(probs2, labels2)
 
 
+def _sure_of(pred: np.ndarray, labels: np.ndarray, top: np.ndarray) -> np.ndarray:
+    probs = np.repeat(((1 - top) / 2)[:, None], 3, axis=1)
+    probs[np.arange(len(labels)), pred] = top
+    return probs
+
+
+def test_no_sharpening_that_the_split_cannot_support() -> None:
+    """A validation split the model gets all right only ever pushes T below 1; the fit keeps
+    T = 1 there, and sharpens only a model whose split shows errors (issue 18)."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 60)
+    all_right = _sure_of(labels, labels, rng.uniform(0.6, 0.9, 60))
+    assert fit_temperature(all_right, labels, min_errors=0) < 0.8  # the plain fit would sharpen
+    assert fit_temperature(all_right, labels) == 1.0
+    # Under-confident with real errors (90% right, says 50-70%): sharpened, and it helps.
+    labels = rng.integers(0, 3, 400)
+    pred = np.where(rng.random(400) < 0.9, labels, (labels + 1) % 3)
+    probs = _sure_of(pred, labels, rng.uniform(0.5, 0.7, 400))
+    t = fit_temperature(probs, labels)
+    assert t < 0.8 and nll(apply_temperature(probs, t), labels) < nll(probs, labels)
+
+
 def test_reliability_and_ece_by_hand() -> None:
     probs = np.array([[0.95, 0.05], [0.95, 0.05], [0.65, 0.35], [0.35, 0.65]])
     labels = np.array([0, 1, 0, 0])

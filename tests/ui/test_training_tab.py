@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
 from tests.ui.conftest import drop
 
 
@@ -148,7 +149,8 @@ def test_settings_restored(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert second.training_tab.form.epochs_spin.value() == 7
     assert not second.training_tab.form.aug_auto.isChecked()
     assert second.training_tab.form.aug_checks["shear"].isChecked()
-    assert second.training_tab.form.config_kwargs()["augment"] == "flip,crop,rotate,shear,color,contrast"
+    ticked = [n for n in AUGMENTATIONS if n in DEFAULT_AUGMENT or n == "shear"]
+    assert second.training_tab.form.config_kwargs()["augment"] == ",".join(ticked)
     assert second.size().width() == 700
     assert [a.text() for a in second.recent_folders_menu.actions()] == ["/data/cats"]
     assert second.inference_tab.min_conf_spin.value() == 70  # the minimum confidence too

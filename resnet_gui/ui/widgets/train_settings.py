@@ -26,9 +26,9 @@ from resnet_gui.core.dataset import FEW_IMAGES
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
 
 AUTO_AUGMENT_TIP = (
-    "Let the recipe choose: for photos, flips, wide random crops, small rotations and colour "
-    "and contrast changes; for classes that change when mirrored (digits, letters, signs), "
-    "only small rotations, shifts, zooms and contrast changes"
+    "Let the recipe choose: for photos, flips, small rotations, shifts and zooms, and "
+    "brightness and contrast changes; for classes that change when mirrored (digits, letters, "
+    "signs), the same without flips and brightness"
 )
 
 EPOCHS_TIP = (
