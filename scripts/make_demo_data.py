@@ -3,7 +3,7 @@
 The digits are the UCI "Optical Recognition of Handwritten Digits" set (Alpaydin & Kaynak,
 CC BY 4.0) that scikit-learn ships; each 8x8 scan is scaled up to 32x32 pixels.
 
-    python scripts/make_demo_data.py   # writes assets/demo/ and assets/demo_photos/
+    python scripts/make_demo_data.py   # writes resnet_gui/assets/demo/ and demo_photos/
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-ROOT = Path(__file__).resolve().parents[1] / "assets"
+ROOT = Path(__file__).resolve().parents[1] / "resnet_gui" / "assets"
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 

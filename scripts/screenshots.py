@@ -20,6 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from resnet_gui.core.assets import demo_photos_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 
@@ -57,7 +59,8 @@ def write_held_back(root: Path, per_class: int = 30) -> Path:
 
 
 def main() -> int:
-    from resnet_gui.ui.main_window import MainWindow, demo_data_dir
+    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.ui.main_window import MainWindow
 
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
@@ -82,7 +85,7 @@ def main() -> int:
     window.grab().save(str(OUT / "training_done.png"))
     tab.use_model()
     inf = window.inference_tab
-    photos = sorted((ROOT / "assets" / "demo_photos").iterdir())
+    photos = sorted(demo_photos_dir().iterdir())
     inf.min_conf_spin.setValue(60)  # show what an uncertain card looks like
     inf.add_paths([str(p) for p in photos[:8]])
     assert wait(app, lambda: len(inf.cards) >= 8, 120), "predictions did not arrive"

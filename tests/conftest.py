@@ -112,3 +112,19 @@ def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         TrainConfig(str(tiny_data), epochs=1, batch_size=4, width=8, augment="none", weights="none")
     )
     return res.save(tmp_path_factory.mktemp("tiny_model") / "tiny.keras")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--bundle``: also run the tests of the built app (tests/test_bundle.py, minutes)."""
+    parser.addoption("--bundle", action="store_true",
+                     help="build the app bundle (or use $RESNET_GUI_BUNDLE) and test it")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``bundle`` are skipped unless ``--bundle`` is given."""
+    if config.getoption("--bundle"):
+        return
+    skip = pytest.mark.skip(reason="tests the built app: run with --bundle (docs/packaging.md)")
+    for item in items:
+        if "bundle" in item.keywords:
+            item.add_marker(skip)

@@ -26,11 +26,18 @@ from resnet_gui.cli.common import (
 
 def cmd_gui(args: argparse.Namespace) -> int:
     """Open the desktop app."""
+    from resnet_gui.core.modelfile import MODEL_SUFFIXES
     from resnet_gui.ui.app import run_app
 
-    if args.evaluate and not args.model:
+    # A model among the files (a double-clicked .keras file) is the model to load.
+    models = [p for p in args.images if Path(p).suffix.lower() in MODEL_SUFFIXES]
+    images = [p for p in args.images if p not in models]
+    if len(models) + bool(args.model) > 1:
+        raise UsageError("open one model at a time")
+    model = args.model or (models[0] if models else None)
+    if args.evaluate and not model:
         raise UsageError("--evaluate needs --model (the model to evaluate)")
-    return run_app(data=args.data, model=args.model, images=args.images, demo=args.demo,
+    return run_app(data=args.data, model=model, images=images, demo=args.demo,
                    evaluate=args.evaluate)
 
 

@@ -1,5 +1,5 @@
 """The command line: ``resnet-gui [gui] | scan | train | predict | evaluate | explain | export |
-cache``.
+cache``, and ``resnet-gui --selftest | --install-desktop-entry | --uninstall-desktop-entry``.
 
 Usage and data errors print one line on stderr and exit with status 2 (``--debug`` shows the
 traceback); Ctrl-C exits with 130. Nothing here imports TensorFlow or Qt at module level:
@@ -11,8 +11,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from resnet_gui.cli import commands, tools
-from resnet_gui.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, SUBCOMMANDS, UsageError
+from resnet_gui.cli import commands, install, tools
+from resnet_gui.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    INSTALL_OPTIONS,
+    SUBCOMMANDS,
+    UsageError,
+)
 from resnet_gui.cli.parser import build_parser
 
 
@@ -22,7 +28,8 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     while i < len(argv) and argv[i] == "--debug":
         i += 1
     rest = argv[i:]
-    if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in ("-h", "--help", "--version")):
+    keep = SUBCOMMANDS + INSTALL_OPTIONS + ("-h", "--help", "--version")
+    if not rest or rest[0] not in keep:
         return argv[:i] + ["gui"] + rest
     return argv
 
@@ -41,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(args_list)
+        if args.command is None or install.chosen(args):
+            return install.cmd_install_option(args)
         handler = {
             "gui": commands.cmd_gui,
             "scan": commands.cmd_scan,

@@ -24,6 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true",
         help="show tracebacks of errors and TensorFlow's own start-up messages",
     )
+    app = parser.add_mutually_exclusive_group()
+    app.add_argument(
+        "--selftest", action="store_true",
+        help="check this installation: train, predict, save, reload and export a small model "
+             "on generated images and open the window offscreen; ends with 'selftest passed'",
+    )
+    app.add_argument("--install-desktop-entry", action="store_true",
+                     help="add the app to the desktop's menus, with its icon, and open .keras "
+                          "files with it (Linux; writes to ~/.local/share only)")
+    app.add_argument("--uninstall-desktop-entry", action="store_true",
+                     help="remove what --install-desktop-entry wrote")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     g = sub.add_parser("gui", help="open the desktop app (the default)")

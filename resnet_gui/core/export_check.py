@@ -84,17 +84,17 @@ def runtime(path: str | os.PathLike[str], fmt: str) -> Callable[[np.ndarray], np
 
 
 def _tflite_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    import warnings
+
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        import warnings
-
         from resnet_gui.core.tfsetup import import_tensorflow
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
-    interpreter = Interpreter(model_path=path)
+        Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TensorFlow's own interpreter warns that it is deprecated
+        interpreter = Interpreter(model_path=path)
     inp = interpreter.get_input_details()[0]["index"]
     out = interpreter.get_output_details()[0]["index"]
 

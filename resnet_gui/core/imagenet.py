@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from resnet_gui.core.assets import imagenet_classes_file
 from resnet_gui.core.models import custom_layer, keras_module
 from resnet_gui.core.weights import download_weights_file, keras_home
 
 TOP_WEIGHTS = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet class names: from ``assets/imagenet_classes.txt`` when shipped, else
+    """The 1000 ImageNet class names: from the shipped list, else
     from Keras' cached ``imagenet_class_index.json``, else ``class_0 .. class_999``."""
-    shipped = ASSETS / "imagenet_classes.txt"
+    shipped = imagenet_classes_file()
     if shipped.is_file():
         lines = shipped.read_text(encoding="utf-8").splitlines()
         names = [n.strip() for n in lines if n.strip() and not n.startswith("#")]

@@ -6,8 +6,25 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 _T0 = time.perf_counter()
+
+
+def app_icon() -> QIcon:
+    """The app's icon, from its PNG sizes (no SVG plug-in needed)."""
+    from PySide6.QtGui import QIcon
+
+    from resnet_gui.core.assets import ICON_SIZES, icon_file
+
+    icon = QIcon()
+    for size in ICON_SIZES:
+        if icon_file(size).is_file():
+            icon.addFile(str(icon_file(size)))
+    return icon
 
 
 def run_app(
@@ -21,11 +38,14 @@ def run_app(
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from resnet_gui.ui.main_window import MainWindow, demo_data_dir
+    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("resnet-gui")
     app.setOrganizationName("resnet-gui")
+    app.setDesktopFileName("resnet-gui")  # matches the menu entry (--install-desktop-entry)
+    app.setWindowIcon(app_icon())
     window = MainWindow()
     if demo:
         data = str(demo_data_dir())
@@ -44,3 +64,28 @@ def run_app(
 
     QTimer.singleShot(0, after_show)
     return int(app.exec())
+
+
+def selftest_window(_: object = None) -> str:
+    """``--selftest``'s last step: draw the main window offscreen, with its icon."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a check, not a window for the user
+    from PySide6.QtCore import qVersion
+    from PySide6.QtWidgets import QApplication
+
+    from resnet_gui.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    icon = app_icon()
+    if icon.isNull():
+        raise RuntimeError("the app icon did not load")
+    window = MainWindow()
+    window.setWindowIcon(icon)
+    window.show()
+    app.processEvents()
+    shot = window.grab()
+    window.hide()
+    window.deleteLater()
+    app.processEvents()
+    if shot.isNull() or shot.width() < 100:
+        raise RuntimeError("the window drew nothing")
+    return f"the main window drew at {shot.width()}x{shot.height()} px (Qt {qVersion()})"

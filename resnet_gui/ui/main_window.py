@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -349,8 +348,3 @@ class MainWindow(QMainWindow):
             self.pool.stop_all(timeout_s=60)
         self.save_settings()
         event.accept()
-
-
-def demo_data_dir() -> Path:
-    """The bundled demo data set (``assets/demo``)."""
-    return Path(__file__).resolve().parents[2] / "assets" / "demo"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from resnet_gui.core.assets import demo_data_dir
 from resnet_gui.core.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
 from resnet_gui.core.dataset import mirror_asymmetry, scan_dataset
 from resnet_gui.core.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
 
-DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
+DEMO = demo_data_dir()
 
 
 def test_digits_are_handed_and_photos_are_not(digits_train: Path, tiny_data: Path) -> None:

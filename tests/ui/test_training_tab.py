@@ -191,7 +191,7 @@ def test_form_offers_every_architecture_of_the_core(window) -> None:  # noqa: AN
 
 
 def test_auto_augmentation_leaves_flip_off_for_the_demo_digits(qtbot, window) -> None:  # noqa: ANN001
-    from resnet_gui.ui.main_window import demo_data_dir
+    from resnet_gui.core.assets import demo_data_dir
 
     tab = window.training_tab
     assert tab.form.aug_auto.isChecked() and tab.form.aug_checks["flip"].isChecked()
