@@ -145,50 +145,69 @@ def cpu_tensorflow_installed() -> bool:
     return True
 
 
-def build_requirements() -> list[str]:
+def build_requirements(extras: tuple[str, ...] = ("package",)) -> list[str]:
     """What the bundle's environment needs, read from this project's installed metadata (one
-    home: pyproject.toml): the dependencies and the package extra, with ``tensorflow-cpu`` in
-    place of ``tensorflow``."""
+    home: pyproject.toml): the dependencies and ``extras``, with ``tensorflow-cpu`` in place of
+    ``tensorflow``."""
     from importlib import metadata
+
+    from packaging.requirements import Requirement  # PyInstaller depends on it
 
     requirements = []
     for line in metadata.requires("resnet-gui") or []:
-        spec, _, marker = line.partition(";")
-        name = spec.strip().split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip()
-        if "extra" in marker:
-            if 'extra == "package"' in marker:
-                requirements.append(spec.strip())
-        elif name.lower() == "tensorflow":
-            requirements.append("tensorflow-cpu" + spec.strip()[len(name):])
-        else:
-            requirements.append(line.strip())
+        req = Requirement(line)
+        wanted = [e for e in extras if req.marker and req.marker.evaluate({"extra": e})]
+        if req.marker and "extra" in str(req.marker):
+            if not wanted:
+                continue
+            req.marker = None
+        if req.name.lower() == "tensorflow" and not req.extras:
+            req.name = "tensorflow-cpu"
+        requirements.append(str(req))
     return requirements
 
 
-def cpu_build_environment(folder: Path) -> Path:
-    """A virtual environment with the CPU-only TensorFlow, this project and PyInstaller (made
-    once, then reused); returns its Python."""
+def cpu_build_environment(folder: Path, extras: tuple[str, ...]) -> Path:
+    """A virtual environment with the CPU-only TensorFlow, this project and its ``extras``
+    (remade when the requirements change); returns its Python."""
     import subprocess
     import venv
 
     python = folder / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    done = folder / ".complete"
-    if not done.is_file():
+    marker = folder / ".requirements"
+    wanted = "\n".join(build_requirements(extras)) + "\n"  # as this environment reads them
+    if not marker.is_file() or marker.read_text(encoding="utf-8") != wanted:
         print(f"making the build environment {folder} (CPU-only TensorFlow)", flush=True)
         venv.create(folder, with_pip=True, clear=True)
         pip = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run(pip + ["--upgrade", "pip"], check=True)
+        subprocess.run(pip + ["--upgrade", "pip", "packaging"], check=True)
         # The project without its dependencies first: its fresh metadata lists them.
         subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
-        listed = subprocess.run([str(python), __file__, "--print-requirements"], check=True,
-                                capture_output=True, text=True).stdout.split("\n")
+        listed = subprocess.run(
+            [str(python), __file__, "--print-requirements", *_extra_flags(extras)],
+            check=True, capture_output=True, text=True).stdout.split("\n")
         subprocess.run(pip + [r for r in listed if r.strip()], check=True)
-        done.write_text("ok\n", encoding="utf-8")
+        marker.write_text(wanted, encoding="utf-8")
     return python
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the bundle and the archive; print their sizes and the build time."""
+def _extra_flags(extras: tuple[str, ...]) -> list[str]:
+    return ["--with-export"] if "export" in extras else []
+
+
+def reexec_with_cpu_tensorflow(argv: list[str], extras: tuple[str, ...]) -> int:
+    """Run this script again inside ``build/venv-cpu`` (made first if needed)."""
+    import subprocess
+
+    python = cpu_build_environment(ROOT / "build" / "venv-cpu", extras)
+    rest = [a for i, a in enumerate(argv) if not a.startswith("--tensorflow")
+            and not (i and argv[i - 1] == "--tensorflow")]
+    return subprocess.run([str(python), __file__, "--tensorflow", "installed", *rest],
+                          check=False).returncode
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The script's options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dist", default=str(ROOT / "dist"), help="output folder (dist/)")
     parser.add_argument("--work", default=str(ROOT / "build" / "pyinstaller"),
@@ -203,19 +222,19 @@ def main(argv: list[str] | None = None) -> int:
              "than the CUDA-capable wheel; installed: this environment's TensorFlow (the "
              "default on macOS and Windows, whose wheels are CPU-only already)")
     parser.add_argument("--print-requirements", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the bundle and the archive; print their sizes and the build time."""
+    given = list(argv if argv is not None else sys.argv[1:])
+    args = parse_args(given)
+    extras = ("package", "export") if args.with_export else ("package",)
     if args.print_requirements:
-        print("\n".join(build_requirements()))
+        print("\n".join(build_requirements(extras)))
         return 0
     if args.tensorflow == "cpu" and not cpu_tensorflow_installed():
-        import subprocess
-
-        python = cpu_build_environment(ROOT / "build" / "venv-cpu")
-        given = list(argv if argv is not None else sys.argv[1:])
-        rest = [a for i, a in enumerate(given) if not a.startswith("--tensorflow")
-                and not (i and given[i - 1] == "--tensorflow")]
-        return subprocess.run([str(python), __file__, "--tensorflow", "installed", *rest],
-                              check=False).returncode
+        return reexec_with_cpu_tensorflow(given, extras)
     try:
         import PyInstaller.__main__ as pyinstaller
     except ImportError:

@@ -10,12 +10,24 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Checkpoints of test runs go to a throw-away folder, not the user's data folder.
+
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
-
-os.environ.setdefault("RESNET_GUI_DATA", tempfile.mkdtemp(prefix="resnet-gui-test-data-"))
-
 from pathlib import Path  # noqa: E402
+
+#: Hermetic: the suite (and every process it starts) sees none of the user's folders: not the
+#: Keras cache (ImageNet weights there would change what "auto" trains), the feature cache,
+#: checkpoints, settings (QSettings lives under XDG_CONFIG_HOME) or desktop entries. Set before
+#: Keras or Qt is imported: both read these once.
+SANDBOX = Path(tempfile.mkdtemp(prefix="resnet-gui-tests-"))
+SANDBOXED = {"KERAS_HOME": "keras", "RESNET_GUI_DATA": "data", "RESNET_GUI_CACHE": "cache",
+             "XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "share", "XDG_CACHE_HOME": "xdg-cache"}
+for _name, _sub in SANDBOXED.items():
+    os.environ[_name] = str(SANDBOX / _sub)
+atexit.register(shutil.rmtree, SANDBOX, ignore_errors=True)
+#: And the network is never tried: weights downloads fail at once, as after a failed attempt.
+NO_NETWORK = "the test suite never uses the network"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -66,11 +78,12 @@ def write_tiny_classes(root: Path, n: int = 6, size: int = 32) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_network_memo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts as a new session would: no earlier failed download remembered."""
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts offline, as if a download had failed: weights are never fetched. A test
+    of the first attempt deletes the variable and stands in for Keras' download itself."""
     from resnet_gui.core.weights import OFFLINE_ENV
 
-    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(OFFLINE_ENV, NO_NETWORK)
 
 
 @pytest.fixture(scope="session")

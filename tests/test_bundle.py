@@ -1,8 +1,9 @@
-"""The built app, run as a user with nothing installed would run it (``pytest --bundle``).
+"""The built app, run as a user without Python would run it (``pytest --bundle``).
 
 The bundle is built with ``scripts/build_app.py`` (minutes), or taken from ``$RESNET_GUI_BUNDLE``
 (a ``dist/resnet-gui`` folder). Every run uses an empty environment (``env -i``): a fresh
-``HOME``, no Python, venv or pip on ``PATH``, no network needed.
+``HOME``, no Python, venv or pip on ``PATH``, no network needed. (The system's own libraries,
+such as libc and libGL, are still this machine's.)
 """
 
 from __future__ import annotations

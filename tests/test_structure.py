@@ -48,3 +48,35 @@ def test_a_new_import_circle_breaks_the_contracts(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "No import circles, in any package BROKEN" in out.stdout
     assert ".weights -> .models" in out.stdout
+
+
+def test_the_suite_sees_none_of_the_users_folders(qapp: object) -> None:
+    """Keras cache, checkpoints, feature cache, desktop entries and settings all resolve inside
+    the suite's sandbox (tests/conftest.py), for this process and the ones it starts."""
+    from PySide6.QtCore import QSettings
+
+    from resnet_gui.cli.desktop import data_home
+    from resnet_gui.core.checkpoint import checkpoint_root
+    from resnet_gui.core.features import default_cache_dir
+    from resnet_gui.core.weights import keras_home
+    from tests.conftest import SANDBOX
+
+    settings = Path(QSettings("resnet-gui", "resnet-gui").fileName())
+    for path in (keras_home(), checkpoint_root(), default_cache_dir(), data_home(), settings):
+        assert path.resolve().is_relative_to(SANDBOX.resolve()), path
+    child = subprocess.run(
+        [sys.executable, "-c", "from resnet_gui.core.weights import keras_home; "
+                               "print(keras_home())"],
+        capture_output=True, text=True, check=True)
+    assert Path(child.stdout.strip()).resolve().is_relative_to(SANDBOX.resolve())
+
+
+def test_the_suite_never_downloads() -> None:
+    """A weights file that is not there fails at once, without trying the network."""
+    from resnet_gui.core.errors import WeightsUnavailableError
+    from resnet_gui.core.weights import download_weights_file
+    from tests.conftest import NO_NETWORK
+
+    with pytest.raises(WeightsUnavailableError, match=NO_NETWORK):
+        download_weights_file("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                              "resnet50")

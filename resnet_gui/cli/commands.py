@@ -101,37 +101,19 @@ class _TerminalProgress:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig that ``train``'s arguments stand for (``core.server_command`` writes
     these arguments back from a TrainConfig)."""
-    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.config import TRAIN_FLAGS, TrainConfig
 
     return TrainConfig(
         data_dir=args.data_dir,
-        arch=args.arch,
-        weights=args.weights,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        val_split=args.val_split,
-        val_dir=args.val_dir,
-        freeze_base=args.freeze_base,
-        fine_tune_blocks=args.fine_tune_layers,
-        augment=args.augment,
-        seed=args.seed,
-        width=args.width,
-        stem_stride=args.stem_stride,
-        feature_views=args.feature_views,
+        **{field: getattr(args, field) for field in TRAIN_FLAGS},
         feature_cache=not args.no_feature_cache,
         run_out=str(Path(args.out)),
-        resume=args.resume,
-        init=args.init,
-        strategy=args.strategy,
     )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, print progress, save the model."""
-    from resnet_gui.core.errors import TrainingStopped
+    from resnet_gui.core.errors import Stopped
     from resnet_gui.core.inference import check_writable
     from resnet_gui.core.training import train
 
@@ -158,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             on_log=progress.log,
             should_stop=stop.is_set,
         )
-    except TrainingStopped as exc:
+    except Stopped as exc:
         print(f"resnet-gui: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:

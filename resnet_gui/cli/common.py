@@ -10,6 +10,7 @@ SUBCOMMANDS = ("gui", "scan", "train", "predict", "evaluate", "explain", "export
 INSTALL_OPTIONS = ("--selftest", "--install-desktop-entry", "--uninstall-desktop-entry")
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
+EXIT_SELFTEST_FAILED = 1
 
 
 class UsageError(Exception):

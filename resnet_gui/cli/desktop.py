@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resnet_gui.core.assets import ICON_SIZES, icon_file
+from resnet_gui.core.assets import APP_ID, ICON_SIZES, icon_file
 
-APP_ID = "resnet-gui"
 KERAS_MIME = "application/x-keras-model"
 
 _MIME_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -70,12 +69,14 @@ def desktop_entry(command: list[str]) -> str:
 
 
 def _quote(part: str) -> str:
-    """Quote an argument of ``Exec=`` as the Desktop Entry spec asks (double quotes, with
-    ``"``, backquote, ``$`` and backslash escaped)."""
-    if part and all(c.isalnum() or c in "/._-+" for c in part):
+    """An argument of ``Exec=`` as the Desktop Entry spec asks: ``%`` doubled (field codes);
+    unless plain, double-quoted with ``"``, backquote, ``$`` and backslash backslash-escaped,
+    and then every backslash doubled again (the spec's string escapes come first on reading)."""
+    part = part.replace("%", "%%")
+    if part and all(c.isalnum() or c in "/._-+%" for c in part):
         return part
-    escaped = "".join("\\" + c if c in '"`$\\' else c for c in part)
-    return f'"{escaped}"'
+    quoted = "".join("\\" + c if c in '"`$\\' else c for c in part)
+    return '"' + quoted.replace("\\", "\\\\") + '"'
 
 
 def entry_files(home: Path | None = None) -> dict[Path, Path | str]:

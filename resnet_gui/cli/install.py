@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_gui.cli.common import EXIT_OK, UsageError
+from resnet_gui.cli.common import EXIT_OK, EXIT_SELFTEST_FAILED, UsageError
 
-EXIT_SELFTEST_FAILED = 1
+#: The last line of a passing ``--selftest`` (what scripts and the app workflow look for).
 SELFTEST_PASSED = "selftest passed"
 
 
@@ -23,13 +23,16 @@ def cmd_install_option(args: argparse.Namespace) -> int:
     if args.selftest:
         return cmd_selftest(debug=args.debug)
     if sys.platform != "linux":
-        raise UsageError("desktop entries are a Linux feature; the app bundle for this system "
-                         "registers itself (see docs/packaging.md)")
+        raise UsageError("desktop entries are Linux-only (freedesktop.org menus)")
     from resnet_gui.cli.desktop import install_desktop_entry, uninstall_desktop_entry
 
     try:
-        lines = (install_desktop_entry() if args.install_desktop_entry
-                 else uninstall_desktop_entry())
+        if args.install_desktop_entry:
+            lines = install_desktop_entry()
+        elif args.uninstall_desktop_entry:
+            lines = uninstall_desktop_entry()
+        else:
+            raise UsageError("no installation option given")
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or ''}: {exc.strerror or exc}") from exc
     print("\n".join(lines))

@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.environ[DEBUG_ENV] = "1"  # before TensorFlow loads, here and in child processes
     from resnet_gui.core.errors import ResnetGuiError
+    from resnet_gui.core.images import configure_pillow
+
+    configure_pillow()
 
     try:
         args = build_parser().parse_args(args_list)

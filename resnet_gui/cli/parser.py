@@ -7,7 +7,7 @@ import argparse
 from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
 from resnet_gui.core.archs import ARCHITECTURES
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES
+from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES, TRAIN_FLAGS
 from resnet_gui.core.dataset import FEW_IMAGES
 from resnet_gui.core.export import EXPORT_FORMATS
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
@@ -52,73 +52,80 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("table", "json"), default="table")
 
     t = sub.add_parser("train", help="train a classifier on a dataset folder")
+    flag = TRAIN_FLAGS  # every option that sets a TrainConfig field, named there
     t.add_argument("data_dir")
     t.add_argument("--out", required=True, help="where to save the model (.keras)")
     t.add_argument(
-        "--arch",
+        flag["arch"], dest="arch",
         default="auto",
         help="auto (default: resnet50 with ImageNet weights when available, else resnet18), "
         + ", ".join(ARCHITECTURES),
     )
-    t.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH")
-    t.add_argument("--image-size", type=positive_int, help="input side in pixels (auto)")
-    t.add_argument("--epochs", type=positive_int,
+    t.add_argument(flag["weights"], dest="weights", default="auto",
+                   help="auto | imagenet | none | PATH")
+    t.add_argument(flag["image_size"], dest="image_size", type=positive_int,
+                   help="input side in pixels (auto)")
+    t.add_argument(flag["epochs"], dest="epochs", type=positive_int,
                    help="number of epochs (auto: up to 20-60, about 600 steps, stopping early "
                         "when learning levels off)")
-    t.add_argument("--patience", type=int, metavar="N",
+    t.add_argument(flag["patience"], dest="patience", type=int, metavar="N",
                    help="stop early once the validation loss has not improved for N epochs "
                         "(after a short wind-down of the learning rate); 0: run every epoch. "
                         f"Default: {DEFAULT_PATIENCE} with automatic epochs from scratch; 0 with "
                         f"--epochs, pretrained weights or {FEW_IMAGES} or fewer images per class")
-    t.add_argument("--batch-size", type=positive_int, default=32,
+    t.add_argument(flag["batch_size"], dest="batch_size", type=positive_int, default=32,
                    help="the global batch: with several replicas (--strategy) each computes "
                         "batch/replicas images of it (default 32)")
-    t.add_argument("--strategy", choices=STRATEGIES, default="auto",
+    t.add_argument(flag["strategy"], dest="strategy", choices=STRATEGIES, default="auto",
                    help="where to train: one (one device), mirrored (every GPU of this machine), "
                         "multiworker (the machines in TF_CONFIG; run the same command on each), "
                         "auto (mirrored with 2+ GPUs, else one). See docs/scaling.md")
-    t.add_argument("--learning-rate", type=float, help="peak learning rate (auto)")
-    t.add_argument("--stem-stride", type=int, choices=(1, 2, 4),
+    t.add_argument(flag["learning_rate"], dest="learning_rate", type=float,
+                   help="peak learning rate (auto)")
+    t.add_argument(flag["stem_stride"], dest="stem_stride", type=int, choices=(1, 2, 4),
                    help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 40 px, "
                         "2 up to 96 px, else 4 as in the paper)")
     v = t.add_mutually_exclusive_group()
-    v.add_argument("--val-split", type=fraction, default=0.2)
-    v.add_argument("--val-dir", help="a separate validation folder with the same classes")
+    v.add_argument(flag["val_split"], dest="val_split", type=fraction, default=0.2)
+    v.add_argument(flag["val_dir"], dest="val_dir",
+                   help="a separate validation folder with the same classes")
     f = t.add_mutually_exclusive_group()
-    f.add_argument("--freeze-base", action=argparse.BooleanOptionalAction, default=None,
+    f.add_argument(flag["freeze_base"], dest="freeze_base",
+                   action=argparse.BooleanOptionalAction, default=None,
                    help="train only the head (--no-freeze-base: train every layer; default: "
                         "frozen with pretrained weights)")
     f.add_argument(
-        "--fine-tune-layers",
+        flag["fine_tune_blocks"], dest="fine_tune_blocks",
         type=int,
         default=0,
         metavar="N",
         help="after training the head, also fine-tune the top N residual blocks",
     )
     t.add_argument(
-        "--augment",
+        flag["augment"], dest="augment",
         default="auto",
         help=f"comma list of {','.join(AUGMENTATIONS)}; 'all'; 'none'; or 'auto' (the default: "
         f"{','.join(DEFAULT_AUGMENT)}, without flip when the classes change when mirrored, "
         "as digits and letters do)",
     )
-    t.add_argument("--seed", type=int, default=42)
+    t.add_argument(flag["seed"], dest="seed", type=int, default=42)
     t.add_argument(
-        "--feature-views", type=int, default=0, metavar="K",
+        flag["feature_views"], dest="feature_views", type=int, default=0, metavar="K",
         help="frozen backbone: also cache K augmented views of each training image (default 0)",
     )
     t.add_argument(
         "--no-feature-cache", action="store_true",
         help="frozen backbone: run the backbone every epoch instead of caching its features",
     )
-    t.add_argument("--width", type=positive_int, help="ResNet-18/34 first-stage width (auto)")
+    t.add_argument(flag["width"], dest="width", type=positive_int,
+                   help="ResNet-18/34 first-stage width (auto)")
     t.add_argument(
-        "--init", metavar="MODEL",
+        flag["init"], dest="init", metavar="MODEL",
         help="start from a model trained here: same classes train on (more epochs, new "
         "images); other classes get a new head on its backbone (e.g. to add a class)",
     )
     t.add_argument(
-        "--resume", action="store_true",
+        flag["resume"], dest="resume", action="store_true",
         help="continue an interrupted run of the same DATA and --out from its last completed "
         "epoch (its settings are used; a checkpoint is written at every epoch's end)",
     )

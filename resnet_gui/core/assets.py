@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+#: The app's name wherever the system files it: the desktop entry, its icon, the window class.
+APP_ID = "resnet-gui"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 
 

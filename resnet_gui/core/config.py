@@ -119,6 +119,20 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+#: The ``resnet-gui train`` option of each TrainConfig field a user sets on the command line.
+#: One table: the parser names its options (and their ``dest``) from it, the CLI reads them back
+#: into a TrainConfig, and "Run on a server…" (``core.server_command``) writes them from one.
+TRAIN_FLAGS: dict[str, str] = {
+    "arch": "--arch", "weights": "--weights", "image_size": "--image-size",
+    "epochs": "--epochs", "patience": "--patience", "batch_size": "--batch-size",
+    "strategy": "--strategy", "learning_rate": "--learning-rate",
+    "stem_stride": "--stem-stride", "val_split": "--val-split", "val_dir": "--val-dir",
+    "freeze_base": "--freeze-base", "fine_tune_blocks": "--fine-tune-layers",
+    "augment": "--augment", "seed": "--seed", "feature_views": "--feature-views",
+    "width": "--width", "init": "--init", "resume": "--resume",
+}
+
+
 @dataclass
 class TrainPlan:
     """The concrete choices made for a run, with a line of explanation for each automatic one."""

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from resnet_gui.core.config import OnLog, TrainConfig, TrainPlan
+from resnet_gui.core.config import TrainConfig, TrainPlan
 from resnet_gui.core.errors import TrainingError
 
 #: A continued run's learning rates with the same classes, relative to a fresh run's.
@@ -80,15 +80,13 @@ def check_config(config: TrainConfig, init: InitModel) -> TrainConfig:
                    weights="none")
 
 
-def continued_plan(plan: TrainPlan, init: InitModel, class_names: list[str],
-                   log: OnLog) -> TrainPlan:
+def continued_plan(plan: TrainPlan, init: InitModel, class_names: list[str]) -> TrainPlan:
     """The data's plan, with the model's structure and a continued run's learning rates."""
     p = init.plan
     same = list(class_names) == list(init.class_names)
     note = (f"continuing from {os.path.basename(init.path)}: "
             + ("same classes, the whole model trains on" if same else
                "other classes, the backbone is kept and a new head is trained"))
-    log({"message": note})
     factor = CONTINUE_LR_FACTOR if same else 1.0
     return replace(
         plan, weights=p.weights, stem_stride=p.stem_stride, bn_momentum=p.bn_momentum,

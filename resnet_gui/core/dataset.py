@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from resnet_gui.core.errors import DatasetError, ImageError
+from resnet_gui.core.errors import DatasetError, ImageError, Stopped
 from resnet_gui.core.images import (
     MAX_PIXELS,
     has_image_extension,
@@ -280,7 +280,7 @@ def scan_dataset(
         wave = n_workers * 8
         for begin in range(0, len(jobs), wave):
             if should_stop is not None and should_stop():
-                raise DatasetError("scan stopped")
+                raise Stopped("scan stopped")
             list(pool.map(check, range(begin, min(begin + wave, len(jobs)))))
             done = min(begin + wave, len(jobs))
             if progress is not None:

@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from resnet_gui.core.config import STRATEGIES
-from resnet_gui.core.errors import TrainingError
-from resnet_gui.core.pipeline import StopRequested
+from resnet_gui.core.errors import Stopped, TrainingError
 from resnet_gui.core.runner import Runner
 
 #: Seconds a collective operation may wait for another worker before the run is given up.
@@ -252,7 +251,7 @@ class DistributedRunner(Runner):
                 rate = float(self.model.optimizer.learning_rate.numpy())
                 if self.epoch_done(epoch, logs, rate, time.perf_counter() - started):
                     break
-        except StopRequested:
+        except Stopped:
             self.stopped = True
         except tf.errors.OpError as exc:
             error = self.translate_error(exc)

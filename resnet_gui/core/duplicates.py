@@ -44,11 +44,6 @@ def perceptual_hashes(thumbs: np.ndarray) -> np.ndarray:
     return (bits * weights).sum(axis=1, dtype=np.uint64)
 
 
-def hamming(a: int, b: int) -> int:
-    """Bits that differ between two hashes."""
-    return int(a ^ b).bit_count()
-
-
 def near_duplicate_groups(hashes: np.ndarray, max_distance: int = MAX_DISTANCE) -> np.ndarray:
     """A group id per hash: hashes within ``max_distance`` bits (directly or through a chain of
     such pairs) share one. Singletons get their own id."""

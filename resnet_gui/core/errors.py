@@ -37,8 +37,10 @@ class TrainingError(ResnetGuiError):
     """Training cannot start or failed with a cause the user can act on."""
 
 
-class TrainingStopped(TrainingError):
-    """The user stopped a run before its first epoch ended: nothing to keep, not a failure."""
+class Stopped(ResnetGuiError):
+    """The user asked to stop. The one way every long task says so: scanning, decoding,
+    training (before its first epoch ended: nothing to keep) and evaluating. Not a failure; the
+    message says what was kept, if anything."""
 
 
 class RemoteTrainingError(TrainingError):

@@ -18,9 +18,8 @@ from resnet_gui.core.calibration import (
     reliability,
 )
 from resnet_gui.core.dataset import DatasetReport, scan_dataset
-from resnet_gui.core.errors import DatasetError
+from resnet_gui.core.errors import DatasetError, Stopped
 from resnet_gui.core.inference import Classifier
-from resnet_gui.core.pipeline import StopRequested
 
 #: A wrong prediction at least this sure (probability of the predicted class) makes the image's
 #: folder label suspect.
@@ -160,7 +159,7 @@ def evaluate(
     Raises:
         DatasetError: the folder is missing, has no usable images, or has classes the model
             does not know (named).
-        StopRequested: ``should_stop`` returned True (during the scan too).
+        Stopped: ``should_stop`` returned True (during the scan too).
     """
     from resnet_gui.core import pipeline
     from resnet_gui.core.robustness import CORRUPTIONS, corrupt
@@ -175,13 +174,7 @@ def evaluate(
             if progress is not None:
                 progress(done, total * (1 + passes))
 
-        try:
-            report = scan_dataset(data, classes=classes, should_stop=should_stop,
-                                  progress=scanned)
-        except DatasetError:
-            if should_stop is not None and should_stop():
-                raise StopRequested from None
-            raise
+        report = scan_dataset(data, classes=classes, should_stop=should_stop, progress=scanned)
     if report.classes != classes:
         unknown = [c for c in report.classes if c not in classes]
         raise DatasetError(
@@ -201,7 +194,7 @@ def evaluate(
     done = scan_share
     for begin in range(0, len(paths), batch_size):
         if should_stop is not None and should_stop():
-            raise StopRequested
+            raise Stopped("stopped")
         chunk = paths[begin : begin + batch_size]
         images, errors = pipeline.decode_many(chunk, classifier.image_size, workers=2)
         failed = {e.path for e in errors}

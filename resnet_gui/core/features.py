@@ -19,18 +19,22 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.atomic import leftovers, temporary_path
 from resnet_gui.core.config import TrainPlan
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 def default_cache_dir() -> Path:
-    """``$RESNET_GUI_CACHE`` or ``~/.cache/resnet-gui`` (``$XDG_CACHE_HOME`` respected)."""
+    """``$RESNET_GUI_CACHE``, else the system's cache folder for the app (platformdirs, as for
+    checkpoints): ``~/.cache/resnet-gui`` on Linux (``$XDG_CACHE_HOME`` respected),
+    ``~/Library/Caches/resnet-gui`` on macOS, ``%LOCALAPPDATA%\\resnet-gui\\Cache`` on Windows."""
     env = os.environ.get("RESNET_GUI_CACHE")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "resnet-gui"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("resnet-gui", appauthor=False))
 
 
 def file_sha1(path: str | os.PathLike[str]) -> str:
@@ -75,13 +79,20 @@ class FeatureCache:
         """Store an array atomically (a temporary file, then a rename)."""
         path = self._path(key, sha1)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, features, allow_pickle=False)
-        os.replace(tmp, path)
+        tmp = temporary_path(path)
+        try:
+            np.save(tmp, features, allow_pickle=False)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # an interrupted write leaves nothing
 
     def _files(self) -> list[Path]:
-        return [p for p in self.root.rglob("*.npy") if not p.name.startswith(".")] \
-            if self.root.exists() else []
+        """The cached arrays, and the temporary files of writers that were killed (they take
+        space too: counted, pruned first and cleared)."""
+        if not self.root.exists():
+            return []
+        cached = [p for p in self.root.rglob("*.npy") if not p.name.startswith(".")]
+        return list(leftovers(self.root, recursive=True)) + cached
 
     def usage(self) -> tuple[int, int]:
         """(number of files, total bytes)."""
@@ -90,7 +101,8 @@ class FeatureCache:
 
     def prune(self) -> int:
         """Delete the least recently used files until the cache fits ``max_bytes``."""
-        files = sorted(self._files(), key=lambda p: p.stat().st_mtime)
+        stale = set(leftovers(self.root, recursive=True))
+        files = sorted(self._files(), key=lambda p: (p not in stale, p.stat().st_mtime))
         total = sum(p.stat().st_size for p in files)
         removed = 0
         for p in files:
@@ -136,9 +148,9 @@ def compute_features(
         (features, number of images computed now).
 
     Raises:
-        StopRequested: ``should_stop`` returned True.
+        Stopped: ``should_stop`` returned True.
     """
-    from resnet_gui.core.pipeline import StopRequested
+    from resnet_gui.core.errors import Stopped
 
     n = len(hashes)
     found: dict[int, np.ndarray] = {}
@@ -154,7 +166,7 @@ def compute_features(
         out[i] = arr
     for begin in range(0, len(missing), batch_size):
         if should_stop is not None and should_stop():
-            raise StopRequested
+            raise Stopped("stopped")
         idx = missing[begin : begin + batch_size]
         batch = images[idx].astype(np.float32)
         if len(idx) < batch_size:

@@ -31,10 +31,18 @@ REASON_TRUNCATED = "truncated"
 REASON_TOO_LARGE = "too large"
 REASON_UNREADABLE = "unreadable"
 
-# We enforce our own limit on what is decoded (a large JPEG is decoded reduced, so it passes);
-# Pillow's own bomb check stays as a backstop for the error, its warning is ours to give.
-Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def configure_pillow() -> None:
+    """Pillow's process-wide settings, applied once at start-up (the command line, the app and
+    the training child call it; a script using the core may too).
+
+    We enforce our own limit on what is decoded (a large JPEG is decoded reduced, so it
+    passes); Pillow's own bomb check stays as a backstop for the error, its warning is ours to
+    give.
+    """
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def is_hidden(path: str | os.PathLike[str]) -> bool:

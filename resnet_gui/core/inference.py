@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.atomic import sweep, temporary_path
 from resnet_gui.core.calibration import apply_temperature
 from resnet_gui.core.errors import ImageError, ModelFileError
 from resnet_gui.core.images import is_image_candidate, load_image, open_image, resize_square
@@ -89,9 +90,8 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
     target = Path(path).expanduser()
     if target.suffix != ".keras":
         raise ModelFileError(f"model files end in .keras: {target}")
-    # Keras wants the .keras suffix on the temporary name too.
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.keras")
-    _remove_stale_temporaries(target)
+    tmp = temporary_path(target)
+    sweep(target.parent, target)  # saves to this target whose process was killed midway
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -103,20 +103,6 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
         if tmp.exists():
             tmp.unlink()
     return target
-
-
-def _remove_stale_temporaries(target: Path) -> None:
-    """Delete the temporary files of saves to ``target`` whose process was killed midway."""
-    for stale in target.parent.glob(f".{target.stem}.*.tmp.keras"):
-        pid = stale.name[len(target.stem) + 2 : -len(".tmp.keras")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-        except ProcessLookupError:
-            stale.unlink(missing_ok=True)
-        except OSError:
-            pass  # another user's live process: leave its file alone
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

@@ -36,9 +36,6 @@ def keras_module() -> Any:
 
 _LAYERS: dict[str, type] = {}
 
-#: Normalisation modes: what a backbone wants its 0..255 RGB input mapped to.
-NORMALISATIONS = ("caffe", "tf", "unit", "none")
-
 
 def normalise_pixels(ops: Any, x: Any, mode: str) -> Any:
     """Map float RGB 0..255 pixels the way a backbone expects (``keras.ops`` as ``ops``).

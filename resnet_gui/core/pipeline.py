@@ -14,12 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.errors import ImageError
+from resnet_gui.core.errors import ImageError, Stopped
 from resnet_gui.core.images import load_image
-
-
-class StopRequested(Exception):
-    """Raised inside long loops when the user pressed Stop."""
 
 
 def decode_many(
@@ -36,7 +32,7 @@ def decode_many(
     returned error list; callers drop those rows.
 
     Raises:
-        StopRequested: ``should_stop`` returned True.
+        Stopped: ``should_stop`` returned True.
     """
     out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
     errors: list[ImageError] = []
@@ -54,7 +50,7 @@ def decode_many(
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         for begin in range(0, len(paths), chunk):
             if should_stop is not None and should_stop():
-                raise StopRequested
+                raise Stopped("stopped")
             list(pool.map(work, range(begin, min(begin + chunk, len(paths)))))
             if progress is not None:
                 progress(min(begin + chunk, len(paths)), len(paths))
@@ -72,9 +68,9 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
     """
     if not names:
         return None
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.tfsetup import import_keras
 
-    keras = keras_module()
+    keras = import_keras()  # stock layers only: no custom layer of ours in an augmenter
     L = keras.layers
     s = strength
     layers: list[Any] = []
@@ -106,10 +102,9 @@ def build_augmenter(names: Sequence[str], seed: int, strength: float = 1.0) -> A
 def random_resized_crop(min_area: float, seed: int) -> Any:
     """A layer that crops each image of a batch to a random box (``min_area`` to all of the
     area, aspect 3:4 to 4:3) and scales it back to the full size (bilinear)."""
-    from resnet_gui.core.models import keras_module
-    from resnet_gui.core.tfsetup import import_tensorflow
+    from resnet_gui.core.tfsetup import import_keras, import_tensorflow
 
-    keras, tf = keras_module(), import_tensorflow()
+    keras, tf = import_keras(), import_tensorflow()
 
     class RandomResizedCrop(keras.layers.Layer):
         def __init__(self) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
 from resnet_gui.core.dataset import DatasetReport
-from resnet_gui.core.errors import RemoteTrainingError, TrainingError, TrainingStopped
+from resnet_gui.core.errors import RemoteTrainingError, Stopped, TrainingError
 from resnet_gui.core.weights import remember_offline
 
 #: Batch events are sent at most this often (the rest are summarised by the next one).
@@ -38,8 +38,11 @@ def _child_main(
     config: TrainConfig, report: DatasetReport | None, events: Any, stop: Any, model_path: str
 ) -> None:
     """Entry point of the training process."""
-    from resnet_gui.core.errors import ResnetGuiError, TrainingStopped, describe_exception
+    from resnet_gui.core.errors import ResnetGuiError, Stopped, describe_exception
+    from resnet_gui.core.images import configure_pillow
     from resnet_gui.core.training import train
+
+    configure_pillow()
 
     if hasattr(os, "nice"):
         # Training takes every core it can; the window must still get one when it needs it.
@@ -68,7 +71,7 @@ def _child_main(
         result.save(model_path, discard_checkpoint=False)
         plain = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "model"}
         events.put({"kind": "result", **plain, "model_file": model_path})
-    except TrainingStopped as exc:  # a stop before the first epoch: not a failure
+    except Stopped as exc:  # a stop before the first epoch: not a failure
         events.put({"kind": "stopped", "message": str(exc)})
     except ResnetGuiError as exc:  # a cause the user can act on: the message says it all
         events.put({"kind": "error", "message": str(exc), "traceback": ""})
@@ -111,14 +114,14 @@ class TrainingProcess:
         quitting), the child is killed at once.
 
         Raises:
-            TrainingStopped: aborted.
+            Stopped: aborted.
             TrainingError: the child died without a result, or did not stop in time.
         """
         stop_since: float | None = None
         while True:
             if should_abort is not None and should_abort():
                 self.kill()
-                raise TrainingStopped("training was ended at once")
+                raise Stopped("training was ended at once")
             if should_stop is not None and should_stop() and stop_since is None:
                 self.stop()
                 stop_since = time.monotonic()
@@ -178,7 +181,7 @@ def train_in_subprocess(
     Raises:
         RemoteTrainingError: the child failed; the message is the user's, and
             ``child_traceback`` the child's traceback (empty for errors the message explains).
-        TrainingStopped: stopped before the first epoch ended, or aborted (``should_abort``).
+        Stopped: stopped before the first epoch ended, or aborted (``should_abort``).
         TrainingError: the child died or would not stop.
     """
     from resnet_gui.core.inference import Classifier
@@ -191,7 +194,7 @@ def train_in_subprocess(
             kind = message["kind"]
             event = {k: v for k, v in message.items() if k != "kind"}
             if kind == "stopped":
-                raise TrainingStopped(event["message"])
+                raise Stopped(event["message"])
             if kind == "error":
                 raise RemoteTrainingError(event["message"], event.get("traceback", ""))
             if kind == "result":

@@ -12,13 +12,13 @@ import numpy as np
 from resnet_gui.core.archs import get_arch
 from resnet_gui.core.checkpoint import BEST, OPTIMIZER, WEIGHTS, Checkpoint
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainPlan
+from resnet_gui.core.errors import Stopped
 from resnet_gui.core.models import (
     build_backbone,
     build_classifier,
     keras_module,
     set_trainable_blocks,
 )
-from resnet_gui.core.pipeline import StopRequested
 from resnet_gui.core.schedule import Schedule
 
 
@@ -200,7 +200,7 @@ class Runner:
         return self.schedule.learning_rate(epoch * self.steps + batch)
 
     def batch_done(self, epoch: int, batch: int, loss: float, accuracy: float) -> None:
-        """Report a finished batch (both 0-based, in the phase); raises StopRequested when the
+        """Report a finished batch (both 0-based, in the phase); raises Stopped when the
         user asked to stop."""
         self.batches_done += 1
         elapsed = time.perf_counter() - self.t0
@@ -213,7 +213,7 @@ class Runner:
         })
         if self.stop():
             self.stopped = True
-            raise StopRequested
+            raise Stopped("stopped")
 
     def epoch_done(self, epoch: int, logs: dict, learning_rate: float, seconds: float) -> bool:
         """Record the phase's ``epoch`` (0-based) with Keras-style ``logs`` (loss, accuracy,
@@ -276,7 +276,7 @@ class Runner:
                 train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                 verbose=0, shuffle=False, callbacks=[Progress()],
             )
-        except StopRequested:
+        except Stopped:
             self.stopped = True
         except Exception as exc:
             error = self.translate_error(exc)

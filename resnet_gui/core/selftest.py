@@ -62,21 +62,37 @@ def _images(ctx: SelftestContext) -> str:
     return f"{2 * IMAGES_PER_CLASS} images in 2 classes"
 
 
-def _train(ctx: SelftestContext) -> str:
+def _config(ctx: SelftestContext, epochs: int) -> Any:
     from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.training import train
 
-    config = TrainConfig(
+    return TrainConfig(
         data_dir=str(ctx.values["data"]), arch="resnet18", weights="none", image_size=SIDE,
-        epochs=2, batch_size=8, augment="none", width=16, patience=0, checkpoints=False,
+        epochs=epochs, batch_size=8, augment="none", width=16, patience=0, checkpoints=False,
         feature_cache=False, cache_dir=str(ctx.folder / "cache"), strategy="one",
     )
-    result = train(config)
+
+
+def _losses(result: Any) -> str:
     losses = [row["loss"] for row in result.history]
     if not losses or not all(np.isfinite(losses)):
         raise RuntimeError(f"training losses are not finite: {losses}")
+    return f"{len(losses)} epoch(s), loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+def _train(ctx: SelftestContext) -> str:
+    from resnet_gui.core.training import train
+
+    result = train(_config(ctx, epochs=2))
     ctx.values["result"] = result
-    return f"{len(losses)} epochs, loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+    return _losses(result)
+
+
+def _train_in_child(ctx: SelftestContext) -> str:
+    """How the window trains: in a spawned child process (in the app bundle, the bundle's own
+    executable started again)."""
+    from resnet_gui.core.remote import train_in_subprocess
+
+    return _losses(train_in_subprocess(_config(ctx, epochs=1))) + ", in a child process"
 
 
 def _predict(ctx: SelftestContext) -> str:
@@ -132,6 +148,7 @@ STEPS: list[Step] = [
     ("import TensorFlow", _tensorflow),
     ("make images", _images),
     ("train", _train),
+    ("train in a child process", _train_in_child),
     ("predict", _predict),
     ("save and reload", _save_and_reload),
     ("export TFLite", _export_tflite),

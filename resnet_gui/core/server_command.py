@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import shlex
 
-from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.config import TRAIN_FLAGS, TrainConfig
 
 #: The port the examples give each worker (any free port will do).
 EXAMPLE_PORT = 12345
+#: Fields written below by their own rules: switches, the fine-tuning pair, the augmentation
+#: list; ``resume`` belongs to one machine's interrupted run, not to a command for another.
+_WRITTEN_APART = {"freeze_base", "fine_tune_blocks", "augment", "resume"}
 
 
 def train_arguments(config: TrainConfig, out: str) -> list[str]:
@@ -24,13 +27,9 @@ def train_arguments(config: TrainConfig, out: str) -> list[str]:
     def flag(name: str, value: object) -> None:
         args.extend([name, str(value)])
 
-    for field, name in (("arch", "--arch"), ("weights", "--weights"),
-                        ("image_size", "--image-size"), ("epochs", "--epochs"),
-                        ("patience", "--patience"), ("batch_size", "--batch-size"),
-                        ("learning_rate", "--learning-rate"), ("val_split", "--val-split"),
-                        ("val_dir", "--val-dir"), ("seed", "--seed"), ("width", "--width"),
-                        ("stem_stride", "--stem-stride"), ("init", "--init"),
-                        ("strategy", "--strategy")):
+    for field, name in TRAIN_FLAGS.items():
+        if field in _WRITTEN_APART:
+            continue
         value = getattr(config, field)
         if value is not None and value != getattr(defaults, field):
             if field == "val_split" and config.val_dir:
@@ -39,7 +38,7 @@ def train_arguments(config: TrainConfig, out: str) -> list[str]:
     if config.freeze_base is not None and not config.fine_tune_blocks:  # fine-tuning: frozen
         args.append("--freeze-base" if config.freeze_base else "--no-freeze-base")
     if config.fine_tune_blocks:
-        flag("--fine-tune-layers", config.fine_tune_blocks)
+        flag(TRAIN_FLAGS["fine_tune_blocks"], config.fine_tune_blocks)
     augment = config.augment if isinstance(config.augment, str) else ",".join(config.augment or ())
     if (augment or "none") != "auto":
         flag("--augment", augment or "none")

@@ -109,11 +109,6 @@ def import_keras() -> Any:
     return keras
 
 
-def is_imported() -> bool:
-    """True once TensorFlow has been imported by :func:`import_tensorflow`."""
-    return _import.cache_info().currsize > 0
-
-
 @functools.cache
 def device_description() -> str:
     """A short description of the device training runs on, e.g. 'GPU: NVIDIA H100' or 'CPU'."""

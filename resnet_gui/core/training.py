@@ -22,8 +22,7 @@ import numpy as np
 from resnet_gui.core.archs import get_arch
 from resnet_gui.core.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig, TrainPlan
 from resnet_gui.core.dataset import DatasetReport, scan_dataset, stratified_split
-from resnet_gui.core.errors import DatasetError, TrainingError, TrainingStopped
-from resnet_gui.core.pipeline import StopRequested
+from resnet_gui.core.errors import Stopped, TrainingError
 from resnet_gui.core.recipe import make_plan
 from resnet_gui.core.runner import Runner, build_for_plan
 
@@ -187,7 +186,7 @@ def train(
     if init is not None:
         from resnet_gui.core.continuation import continued_plan
 
-        plan = continued_plan(plan, init, report.classes, _noop)
+        plan = continued_plan(plan, init, report.classes)
     for note in plan.notes:
         say(note)
     say(
@@ -286,8 +285,8 @@ def train(
                 val_paths, val_labels, num_classes, size, batch_size=batch, shuffle=False,
                 seed=config.seed, on_failure=dropped,
             ) if val_paths else None
-    except StopRequested:
-        raise TrainingStopped(STOPPED_BEFORE_TRAINING) from None
+    except Stopped:
+        raise Stopped(STOPPED_BEFORE_TRAINING) from None
 
     steps = max(1, math.ceil((num_train if cluster.workers > 1 else len(train_paths))
                              / plan.batch_size))
@@ -359,13 +358,11 @@ def train(
 
 
 def _scan(folder: str, stop: ShouldStop, classes: list[str] | None = None) -> DatasetReport:
-    """``scan_dataset``, where a stop is a stop (:class:`TrainingStopped`), not a data error."""
+    """``scan_dataset``; a stop there says that nothing is kept."""
     try:
         return scan_dataset(folder, classes=classes, should_stop=stop)
-    except DatasetError:
-        if stop():
-            raise TrainingStopped(STOPPED_BEFORE_TRAINING) from None
-        raise
+    except Stopped:
+        raise Stopped(STOPPED_BEFORE_TRAINING) from None
 
 
 def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:

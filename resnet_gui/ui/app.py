@@ -38,13 +38,13 @@ def run_app(
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.core.assets import APP_ID, demo_data_dir
     from resnet_gui.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("resnet-gui")
     app.setOrganizationName("resnet-gui")
-    app.setDesktopFileName("resnet-gui")  # matches the menu entry (--install-desktop-entry)
+    app.setDesktopFileName(APP_ID)  # matches the menu entry (--install-desktop-entry)
     app.setWindowIcon(app_icon())
     window = MainWindow()
     if demo:

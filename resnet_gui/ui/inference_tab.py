@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from resnet_gui.core.modelfile import INPUT_SCALES, MODEL_SUFFIXES
 from resnet_gui.ui.explain_cards import ExplainCards
+from resnet_gui.ui.file_filters import IMAGE_FILTER, MODEL_FILTER
 from resnet_gui.ui.model_dialogs import SortDialog
 from resnet_gui.ui.widgets.drop_zone import paths_from_mime
 from resnet_gui.ui.widgets.prediction_card import PredictionCard
@@ -38,8 +39,6 @@ from resnet_gui.ui.workers import (
     predict_work,
 )
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
-MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 COLUMNS = 3
 #: How a model made elsewhere may expect its pixels, as the question offers them.
 SCALE_CHOICES = {

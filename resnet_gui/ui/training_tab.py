@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui.core.text import format_duration, format_epoch_line
+from resnet_gui.ui.file_filters import KERAS_FILTER
 from resnet_gui.ui.widgets.drop_zone import FolderDropTarget
 from resnet_gui.ui.widgets.loss_plot import LossPlot
 from resnet_gui.ui.widgets.train_settings import TrainSettingsForm
@@ -201,7 +202,7 @@ class TrainingTab(FolderDropTarget, QWidget):
 
     @Slot(object)
     def _scan_done(self, report: Any) -> None:
-        if self.sender() is not self.scan_worker:
+        if self.sender() is not self.scan_worker or report is None:  # None: stopped
             return
         self.report = report
         from resnet_gui.core.recipe import auto_augment
@@ -395,7 +396,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         if self.result is None:
             return
         default = str(Path(self.report.root).with_suffix("").name + ".keras") if self.report else ""
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", default, "Keras model (*.keras)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", default, KERAS_FILTER)
         if path:
             self.save_model(path)
 

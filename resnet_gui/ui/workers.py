@@ -56,8 +56,12 @@ class Worker(QObject):
     def run(self) -> None:
         """Run the work (in the worker thread)."""
         self.started.emit()
+        from resnet_gui.core.errors import Stopped
+
         try:
             result = self._fn(self.progressed.emit, self._stop.is_set)
+        except Stopped:  # asked for: not a failure, and no result
+            self.returned.emit(None)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
             from resnet_gui.core.errors import describe_exception
 
@@ -168,21 +172,17 @@ def training_work(
     (or ``abort`` was set: the child is then killed at once)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.errors import TrainingStopped
         from resnet_gui.core.remote import train_in_subprocess
 
-        try:
-            return train_in_subprocess(
-                config,
-                on_batch=lambda e: emit({"kind": "batch", **e}),
-                on_epoch=lambda e: emit({"kind": "epoch", **e}),
-                on_log=lambda e: emit({"kind": "log", **e}),
-                should_stop=should_stop,
-                report=report,
-                should_abort=abort.is_set if abort is not None else None,
-            )
-        except TrainingStopped:
-            return None
+        return train_in_subprocess(
+            config,
+            on_batch=lambda e: emit({"kind": "batch", **e}),
+            on_epoch=lambda e: emit({"kind": "epoch", **e}),
+            on_log=lambda e: emit({"kind": "log", **e}),
+            should_stop=should_stop,
+            report=report,
+            should_abort=abort.is_set if abort is not None else None,
+        )
 
     return work
 
@@ -269,13 +269,9 @@ def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         from resnet_gui.core.evaluation import evaluate
-        from resnet_gui.core.pipeline import StopRequested
 
-        try:
-            return evaluate(classifier, data, robustness=robustness,
-                            progress=lambda d, t: emit((d, t)), should_stop=should_stop)
-        except StopRequested:  # a stop: not a failure
-            return None
+        return evaluate(classifier, data, robustness=robustness,
+                        progress=lambda d, t: emit((d, t)), should_stop=should_stop)
 
     return work
 

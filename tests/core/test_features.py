@@ -117,6 +117,44 @@ def test_prune_and_clear(tmp_path: Path) -> None:
     assert cache.clear()[0] == 4 and cache.usage() == (0, 0)
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_writers_leftovers_are_counted_pruned_and_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = FeatureCache(tmp_path, max_bytes=10**9)
+    cache.put("k", "a" * 40, np.ones((1, 64), np.float16))
+    leftover = tmp_path / "k" / "bb" / f".{'b' * 40}.{_dead_pid()}.tmp.npy"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"\x93NUMPY half an array")
+    assert cache.usage()[0] == 2  # it takes space: it is counted
+    assert cache.prune() == 0  # within the bound: nothing pruned...
+    cache.max_bytes = 1  # ...until the bound is tight: the leftover goes first
+    assert cache.prune() >= 1 and not leftover.exists()
+    leftover.write_bytes(b"\x93NUMPY half an array")
+    cache.max_bytes = 10**9
+    assert cache.clear()[0] >= 1 and cache.usage() == (0, 0)
+    assert not any(tmp_path.rglob("*"))  # folders too
+
+    # A write interrupted in this process leaves no temporary file at all.
+    def interrupted(path: object, *args: object, **kwargs: object) -> None:
+        Path(str(path)).write_bytes(b"\x93NUMPY half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("k", "c" * 40, np.ones((1, 64), np.float16))
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_cli_cache_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("RESNET_GUI_CACHE", str(tmp_path))

@@ -8,6 +8,7 @@ import pytest
 
 from resnet_gui.core.errors import WeightsUnavailableError
 from resnet_gui.core.imagenet import imagenet_class_names, imagenet_classifier
+from resnet_gui.core.weights import OFFLINE_ENV
 
 
 def test_class_names_ship_in_order() -> None:
@@ -21,6 +22,7 @@ def test_offline_names_the_weights_file(tmp_path: Path, monkeypatch: pytest.Monk
 
     keras = keras_module()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv(OFFLINE_ENV)  # this test is the first attempt of a session
 
     tries: list[object] = []
 

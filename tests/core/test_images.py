@@ -92,3 +92,20 @@ def test_a_12000x9000_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> Non
     report = scan_dataset(tmp_path / "data")
     assert not report.unusable
     assert {(r.width, r.height) for r in report.images} == {(12000, 9000), (40, 30)}
+
+
+def test_pillow_settings_change_only_when_asked() -> None:
+    """Importing the decoder leaves Pillow's process-wide settings alone; start-up applies them."""
+    code = (
+        "from PIL import Image\n"
+        "Image.MAX_IMAGE_PIXELS = 1000\n"
+        "import resnet_gui.core.images as images\n"
+        "assert Image.MAX_IMAGE_PIXELS == 1000, 'changed on import'\n"
+        "images.configure_pillow()\n"
+        "assert Image.MAX_IMAGE_PIXELS == images.MAX_PIXELS\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from resnet_gui.cli import _normalise_argv, main
+from resnet_gui.cli.install import SELFTEST_PASSED
 from resnet_gui.core import selftest
 from resnet_gui.core.assets import ICON_SIZES, demo_data_dir, icon_file
 
 
-def test_shipped_files_are_inside_the_package() -> None:
-    """The demo data and every icon size travel as package data (pip install and bundle)."""
+def test_shipped_files_live_inside_the_package() -> None:
+    """The demo data and every icon size sit inside the package, where package-data (a wheel:
+    checked with ``pip wheel``, docs/packaging.md) and the bundle's ``--add-data`` take them."""
     package = Path(selftest.__file__).resolve().parents[1]
     assert demo_data_dir().is_relative_to(package)
     assert len(list(demo_data_dir().iterdir())) == 10
@@ -69,7 +72,7 @@ def test_a_failing_selftest_exits_1(monkeypatch: pytest.MonkeyPatch,
     assert main(["--selftest"]) == 1
     out = capsys.readouterr().out
     assert "selftest failed at step: import TensorFlow" in out
-    assert "selftest passed" not in out
+    assert SELFTEST_PASSED not in out
 
 
 @pytest.mark.slow
@@ -77,7 +80,7 @@ def test_selftest_passes_on_a_working_install(qapp: object,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--selftest"]) == 0
     out = capsys.readouterr().out
-    assert out.rstrip().endswith("selftest passed")
+    assert out.rstrip().endswith(SELFTEST_PASSED)
     for step, _ in selftest.STEPS:
         assert f"ok      {step} " in out
     assert "ok      open the window" in out
@@ -114,11 +117,44 @@ def test_desktop_entry_installs_and_uninstalls_in_the_users_folder(
     assert "no desktop entry was installed" in capsys.readouterr().out
 
 
-def test_exec_line_quotes_paths_with_spaces() -> None:
+def _read_exec(value: str) -> list[str]:
+    """Read ``Exec=`` as the Desktop Entry spec says a launcher does: the string escapes first,
+    then the quoting (backslash escapes inside double quotes), then ``%%`` -> ``%``."""
+    plain = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+    text = re.sub(r"\\(.)", lambda m: plain.get(m[1], "\\" + m[1]), value)
+    args, i = [], 0
+    while i < len(text):
+        if text[i] == " ":
+            i += 1
+            continue
+        arg = ""
+        if text[i] == '"':
+            i += 1
+            while text[i] != '"':
+                if text[i] == "\\":
+                    i += 1
+                arg += text[i]
+                i += 1
+            i += 1
+        else:
+            while i < len(text) and text[i] != " ":
+                arg += text[i]
+                i += 1
+        args.append(arg.replace("%%", "%"))
+    return args
+
+
+@pytest.mark.parametrize("command", [
+    ["/opt/My Apps/resnet-gui"],
+    ["/usr/bin/python3", "-m", "resnet_gui"],
+    ["/home/a\\b/c$d/e`f/g\"h/100%/resnet-gui-app"],
+])
+def test_exec_line_reads_back_as_the_command(command: list[str]) -> None:
     from resnet_gui.cli.desktop import desktop_entry
 
-    text = desktop_entry(["/opt/My Apps/resnet-gui", "-m", 'a"b$'])
-    assert 'Exec="/opt/My Apps/resnet-gui" -m "a\\"b\\$" %F' in text.splitlines()
+    line = next(x for x in desktop_entry(command).splitlines() if x.startswith("Exec="))
+    assert line.endswith(" %F")
+    assert _read_exec(line[len("Exec="):-len(" %F")]) == command
 
 
 def test_a_double_clicked_model_opens_as_the_model(

@@ -44,11 +44,22 @@ def test_same_result_type_and_callbacks_as_train(tiny_data: Path, tmp_path: Path
 
 @pytest.mark.slow
 def test_a_failure_in_the_child_is_one_message(tmp_path: Path) -> None:
-    with pytest.raises(TrainingError, match="does not exist"):
+    with pytest.raises(TrainingError, match="does not exist") as info:
         train_in_subprocess(TrainConfig(str(tmp_path / "missing"), epochs=1))
+    assert isinstance(info.value, RemoteTrainingError)
+    assert info.value.child_traceback == ""  # the message says it all
 
 
-def test_remote_error_keeps_the_childs_traceback() -> None:
-    err = RemoteTrainingError("Unexpected error (ValueError): boom", "Traceback ...\nValueError")
-    assert str(err) == "Unexpected error (ValueError): boom"
-    assert err.child_traceback.endswith("ValueError") and isinstance(err, TrainingError)
+@pytest.mark.slow
+def test_an_unexpected_failure_in_the_child_keeps_its_traceback(tiny_data: Path) -> None:
+    """A failure no message of ours explains (Keras refuses a layer of width 0, which nothing
+    checks before the model is built) comes back as one line, with the child's traceback for
+    the details view."""
+    with pytest.raises(RemoteTrainingError) as info:
+        train_in_subprocess(TrainConfig(str(tiny_data), epochs=1, width=0, weights="none",
+                                        arch="resnet18", augment="none"))
+    err = info.value
+    assert "ValueError" in str(err) and "\n" not in str(err)
+    assert err.child_traceback.startswith("Traceback (most recent call last)")
+    assert "ValueError" in err.child_traceback.splitlines()[-1]
+    assert "resnet_gui/core/" in err.child_traceback  # the child's frames, not the parent's

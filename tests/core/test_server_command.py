@@ -51,3 +51,19 @@ def test_each_worker_gets_its_tf_config_and_the_same_command() -> None:
                                      "task": {"type": "worker", "index": index}}
         back = config_from_args(build_parser().parse_args(argv[1:]))
         assert back.strategy == "multiworker" and back.epochs == 5
+
+
+def test_one_table_names_every_training_option() -> None:
+    """The parser's train options that set a TrainConfig field are exactly TRAIN_FLAGS."""
+    import argparse
+
+    from resnet_gui.core.config import TRAIN_FLAGS
+
+    fields = set(TrainConfig.__dataclass_fields__)
+    assert set(TRAIN_FLAGS) <= fields
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    options = {a.dest: a.option_strings for a in sub.choices["train"]._actions
+               if a.option_strings and a.dest in fields}
+    assert set(options) == set(TRAIN_FLAGS)
+    for field, flag in TRAIN_FLAGS.items():
+        assert flag in options[field], field

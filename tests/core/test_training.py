@@ -12,6 +12,7 @@ from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
 from resnet_gui.core.evaluation import evaluate
 from resnet_gui.core.inference import Classifier
 from resnet_gui.core.training import train
+from resnet_gui.core.weights import OFFLINE_ENV
 
 
 @pytest.mark.slow
@@ -102,6 +103,7 @@ def test_imagenet_offline_names_the_file(
 
     keras = keras_module()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv(OFFLINE_ENV)  # this test is the first attempt of a session
 
     tries: list[object] = []
 

@@ -24,6 +24,7 @@ from resnet_gui.core.archs import ARCHITECTURES, get_arch
 from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
 from resnet_gui.core.dataset import FEW_IMAGES
 from resnet_gui.core.schedule import DEFAULT_PATIENCE
+from resnet_gui.ui.file_filters import KERAS_FILTER
 
 AUTO_AUGMENT_TIP = (
     "Let the recipe choose: for photos, flips, small rotations, shifts and zooms, and "
@@ -209,7 +210,7 @@ class TrainSettingsForm(QGroupBox):
         """Continue from a saved model (asked for when ``path`` is None); False if cancelled."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
-                self, "Continue from a model", "", "Keras model (*.keras);;All files (*)"
+                self, "Continue from a model", "", KERAS_FILTER + ";;All files (*)"
             )
         if not path:
             return False
