@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _probs(clf: object, folder: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from resnet_gui.core.pipeline import decode_many
+    from resnet_gui.core.data.pipeline import decode_many
 
     paths, labels = [], []
     for c, name in enumerate(names):
@@ -39,9 +39,9 @@ def _probs(clf: object, folder: Path, names: list[str]) -> tuple[np.ndarray, np.
 
 def validation_probs(clf: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Raw probabilities on the model's validation split, rebuilt as training made it."""
-    from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.dataset import scan_dataset, stratified_split
-    from resnet_gui.core.pipeline import decode_many
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.data.dataset import scan_dataset, stratified_split
+    from resnet_gui.core.data.pipeline import decode_many
 
     report = scan_dataset(clf.info["dataset"])
     _, va = stratified_split(report.labels, TrainConfig("").val_split, seed,
@@ -52,13 +52,13 @@ def validation_probs(clf: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    from resnet_gui.core.calibration import (
+    from resnet_gui.core.base.calibration import (
         apply_temperature,
         expected_calibration_error,
         fit_temperature,
         nll,
     )
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/resnet-gui-augment-bench")

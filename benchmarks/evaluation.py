@@ -26,9 +26,9 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=64)
     args = ap.parse_args()
 
-    from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
-    from resnet_gui.core.models import build_backbone, build_classifier
+    from resnet_gui.core.model.build import build_backbone, build_classifier
+    from resnet_gui.core.use.evaluation import evaluate
+    from resnet_gui.core.use.inference import Classifier
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     data = write_photo_classes(tmp / "data", args.images_per_class, args.size)
@@ -37,7 +37,7 @@ def main() -> int:
     model = build_classifier(backbone, class_names=classes, image_size=args.size,
                              preprocess="tf", frozen_inference_bn=False)
     clf = Classifier.from_model(model)
-    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.data.dataset import scan_dataset
 
     report = scan_dataset(data)  # scanned once: both sides time the passes, not the scan
     evaluate(clf, report, robustness=True)  # warm-up (tracing)

@@ -60,8 +60,8 @@ def plain_way(train_dir: Path, val_dir: Path, weights: str, size: int, epochs: i
 
 def ours(train_dir: Path, val_dir: Path, weights: str, size: int, epochs: int, batch: int,
          cache: Path) -> tuple[float, float, str]:
-    from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.training import train
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.training import train
 
     logs: list[str] = []
     t = time.perf_counter()
@@ -84,8 +84,8 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="ResNet-50 no-top weights file")
     args = ap.parse_args()
 
-    from resnet_gui.core.models import build_backbone
-    from resnet_gui.core.tfsetup import device_description
+    from resnet_gui.core.base.tfsetup import device_description
+    from resnet_gui.core.model.build import build_backbone
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     n_src = len(photo_sources())

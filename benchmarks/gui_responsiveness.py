@@ -31,7 +31,7 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.core.base.assets import demo_data_dir
     from resnet_gui.ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])

@@ -32,11 +32,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
 
-    from resnet_gui.core.archs import get_arch
-    from resnet_gui.core.images import load_image
-    from resnet_gui.core.inference import Classifier
-    from resnet_gui.core.models import build_backbone, build_classifier
-    from resnet_gui.core.tfsetup import device_description
+    from resnet_gui.core.base.tfsetup import device_description
+    from resnet_gui.core.data.images import load_image
+    from resnet_gui.core.model.archs import get_arch
+    from resnet_gui.core.model.build import build_backbone, build_classifier
+    from resnet_gui.core.use.inference import Classifier
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-infer-"))
     per_class = max(1, args.count // 6)

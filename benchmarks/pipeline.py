@@ -29,12 +29,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
 
-    from resnet_gui.core import pipeline
-    from resnet_gui.core.archs import stem_stride_for
-    from resnet_gui.core.config import DEFAULT_AUGMENT
-    from resnet_gui.core.dataset import scan_dataset
-    from resnet_gui.core.models import build_backbone, build_classifier
-    from resnet_gui.core.tfsetup import device_description, import_tensorflow
+    from resnet_gui.core.base.config import DEFAULT_AUGMENT
+    from resnet_gui.core.base.tfsetup import device_description, import_tensorflow
+    from resnet_gui.core.data import pipeline
+    from resnet_gui.core.data.dataset import scan_dataset
+    from resnet_gui.core.model.archs import stem_stride_for
+    from resnet_gui.core.model.build import build_backbone, build_classifier
 
     tf = import_tensorflow()
     import keras

@@ -201,8 +201,8 @@ def run(src: Path, data: Path, out: Path, flags: list[str] | None = None) -> dic
 def flip_tta_accuracy(model_path: Path, test: Path) -> float | None:
     """Held-out accuracy when each photo's prediction is averaged with its mirror image's
     (test-time augmentation; None when the model was not trained with flips)."""
-    from resnet_gui.core.inference import Classifier
-    from resnet_gui.core.pipeline import decode_many
+    from resnet_gui.core.data.pipeline import decode_many
+    from resnet_gui.core.use.inference import Classifier
 
     clf = Classifier.load(model_path)
     if "flip" not in (clf.info.get("plan") or {}).get("augment", ()):

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-from resnet_gui.core.assets import ICON_SIZES, icon_file
+from resnet_gui.core.base.assets import ICON_SIZES, icon_file
 
 
 def main() -> None:

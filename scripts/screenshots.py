@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from resnet_gui.core.assets import demo_photos_dir
+from resnet_gui.core.base.assets import demo_photos_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -59,7 +59,7 @@ def write_held_back(root: Path, per_class: int = 30) -> Path:
 
 
 def main() -> int:
-    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.core.base.assets import demo_data_dir
     from resnet_gui.ui.main_window import MainWindow
 
     OUT.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def write_tiny_classes(root: Path, n: int = 6, size: int = 32) -> Path:
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts offline, as if a download had failed: weights are never fetched. A test
     of the first attempt deletes the variable and stands in for Keras' download itself."""
-    from resnet_gui.core.weights import OFFLINE_ENV
+    from resnet_gui.core.model.weights import OFFLINE_ENV
 
     monkeypatch.setenv(OFFLINE_ENV, NO_NETWORK)
 
@@ -118,8 +118,8 @@ def trained_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small model trained for one epoch (mechanics only, not accuracy)."""
-    from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.training import train
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.training import train
 
     res = train(
         TrainConfig(str(tiny_data), epochs=1, batch_size=4, width=8, augment="none", weights="none")

@@ -26,28 +26,41 @@ def test_import_contracts_are_kept() -> None:
         [_lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    assert "3 kept, 0 broken" in out.stdout
+    assert "4 kept, 0 broken" in out.stdout
 
 
-def test_a_new_import_circle_breaks_the_contracts(tmp_path: Path) -> None:
-    """The circle check is real: a copy of the package with one circle added fails it."""
+def _lint_copy_with(tmp_path: Path, module: str, line: str) -> str:
+    """lint-imports on a copy of the package where ``module`` (a path under resnet_gui/core)
+    gets a function importing ``line``; returns its report."""
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "resnet_gui", copy / "resnet_gui",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
-    weights = copy / "resnet_gui" / "core" / "weights.py"
-    weights.write_text(
-        weights.read_text(encoding="utf-8")
-        + "\n\ndef _circle() -> None:\n    from resnet_gui.core import models  # noqa: F401\n",
-        encoding="utf-8",
-    )
+    target = copy / "resnet_gui" / "core" / module
+    target.write_text(target.read_text(encoding="utf-8")
+                      + f"\n\ndef _added() -> None:\n    {line}  # noqa: F401\n", encoding="utf-8")
     out = subprocess.run(
         [_lint_imports(), "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode != 0
-    assert "No import circles, in any package BROKEN" in out.stdout
-    assert ".weights -> .models" in out.stdout
+    return out.stdout
+
+
+def test_a_new_import_circle_breaks_the_contracts(tmp_path: Path) -> None:
+    """The circle check is real: a copy of the package with one circle added fails it."""
+    report = _lint_copy_with(tmp_path, "model/weights.py",
+                             "from resnet_gui.core.model import build")
+    assert "No import circles, in any package BROKEN" in report
+    assert ".weights -> .build" in report
+
+
+def test_use_importing_train_breaks_the_core_layers(tmp_path: Path) -> None:
+    """Using a model never imports training: the layers contract catches one such import."""
+    report = _lint_copy_with(tmp_path, "use/sorting.py",
+                             "from resnet_gui.core.train import schedule")
+    assert "The core's parts: the selftest over train | use, over data | model, over base " \
+           "BROKEN" in report
 
 
 def test_the_suite_sees_none_of_the_users_folders(qapp: object) -> None:
@@ -56,16 +69,16 @@ def test_the_suite_sees_none_of_the_users_folders(qapp: object) -> None:
     from PySide6.QtCore import QSettings
 
     from resnet_gui.cli.desktop import data_home
-    from resnet_gui.core.checkpoint import checkpoint_root
-    from resnet_gui.core.features import default_cache_dir
-    from resnet_gui.core.weights import keras_home
+    from resnet_gui.core.model.weights import keras_home
+    from resnet_gui.core.train.checkpoint import checkpoint_root
+    from resnet_gui.core.train.features import default_cache_dir
     from tests.conftest import SANDBOX
 
     settings = Path(QSettings("resnet-gui", "resnet-gui").fileName())
     for path in (keras_home(), checkpoint_root(), default_cache_dir(), data_home(), settings):
         assert path.resolve().is_relative_to(SANDBOX.resolve()), path
     child = subprocess.run(
-        [sys.executable, "-c", "from resnet_gui.core.weights import keras_home; "
+        [sys.executable, "-c", "from resnet_gui.core.model.weights import keras_home; "
                                "print(keras_home())"],
         capture_output=True, text=True, check=True)
     assert Path(child.stdout.strip()).resolve().is_relative_to(SANDBOX.resolve())
@@ -73,8 +86,8 @@ def test_the_suite_sees_none_of_the_users_folders(qapp: object) -> None:
 
 def test_the_suite_never_downloads() -> None:
     """A weights file that is not there fails at once, without trying the network."""
-    from resnet_gui.core.errors import WeightsUnavailableError
-    from resnet_gui.core.weights import download_weights_file
+    from resnet_gui.core.base.errors import WeightsUnavailableError
+    from resnet_gui.core.model.weights import download_weights_file
     from tests.conftest import NO_NETWORK
 
     with pytest.raises(WeightsUnavailableError, match=NO_NETWORK):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.base.config import TrainConfig
 
 from resnet_gui.cli.common import (
     EXIT_FAILED_INPUTS,
@@ -26,7 +26,7 @@ from resnet_gui.cli.common import (
 
 def cmd_gui(args: argparse.Namespace) -> int:
     """Open the desktop app."""
-    from resnet_gui.core.modelfile import MODEL_SUFFIXES
+    from resnet_gui.core.model.files import MODEL_SUFFIXES
     from resnet_gui.ui.app import run_app
 
     # A model among the files (a double-clicked .keras file) is the model to load.
@@ -43,7 +43,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """Print the scan report of a dataset folder."""
-    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.data.dataset import scan_dataset
 
     report = scan_dataset(args.data_dir)
     if args.format == "json":
@@ -75,7 +75,7 @@ class _TerminalProgress:
         self.last = ""
 
     def batch(self, s: dict) -> None:
-        from resnet_gui.core.text import format_duration
+        from resnet_gui.core.base.text import format_duration
 
         if not self.tty:
             return
@@ -87,7 +87,7 @@ class _TerminalProgress:
         self.stream.flush()
 
     def epoch(self, s: dict) -> None:
-        from resnet_gui.core.text import format_epoch_line
+        from resnet_gui.core.base.text import format_epoch_line
 
         if self.tty:
             self.stream.write("\r" + " " * 90 + "\r")
@@ -101,7 +101,7 @@ class _TerminalProgress:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig that ``train``'s arguments stand for (``core.server_command`` writes
     these arguments back from a TrainConfig)."""
-    from resnet_gui.core.config import TRAIN_FLAGS, TrainConfig
+    from resnet_gui.core.base.config import TRAIN_FLAGS, TrainConfig
 
     return TrainConfig(
         data_dir=args.data_dir,
@@ -113,9 +113,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, print progress, save the model."""
-    from resnet_gui.core.errors import Stopped
-    from resnet_gui.core.inference import check_writable
-    from resnet_gui.core.training import train
+    from resnet_gui.core.base.atomic import check_writable
+    from resnet_gui.core.base.errors import Stopped
+    from resnet_gui.core.train.training import train
 
     out = Path(args.out)
     if out.suffix != ".keras":
@@ -168,7 +168,8 @@ def _main_thread() -> bool:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify images and folders; exit 1 when any input failed."""
-    from resnet_gui.core.inference import expand_inputs, prediction_rows
+    from resnet_gui.core.data.images import expand_inputs
+    from resnet_gui.core.use.inference import prediction_rows
 
     if args.move and not args.sort_into:
         raise UsageError("--move needs --sort-into OUT")
@@ -208,7 +209,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Print accuracy, per-class metrics, the confusion matrix, suspected label errors,
     calibration and (with --robustness) accuracy on corrupted copies."""
-    from resnet_gui.core.evaluation import evaluate
+    from resnet_gui.core.use.evaluation import evaluate
 
     clf = load_classifier(args)
     rep = evaluate(clf, args.data_dir, robustness=args.robustness)
@@ -248,7 +249,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     """Show or clear the backbone feature cache."""
-    from resnet_gui.core.features import FeatureCache
+    from resnet_gui.core.train.features import FeatureCache
 
     cache = FeatureCache()
     if args.action == "clear":

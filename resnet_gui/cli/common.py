@@ -42,7 +42,7 @@ def fraction(text: str) -> float:
 
 def add_input_scale(parser: argparse.ArgumentParser) -> None:
     """The ``--input-scale`` option of commands that open a model made elsewhere."""
-    from resnet_gui.core.modelfile import INPUT_SCALES
+    from resnet_gui.core.model.files import INPUT_SCALES
 
     parser.add_argument(
         "--input-scale", choices=tuple(INPUT_SCALES), metavar="|".join(INPUT_SCALES),
@@ -54,7 +54,7 @@ def add_input_scale(parser: argparse.ArgumentParser) -> None:
 def load_classifier(args: argparse.Namespace):  # noqa: ANN201 - Classifier, imported lazily
     """The model named by ``args.model``, with ``--input-scale`` when given; assumptions about
     a model made elsewhere are printed on stderr."""
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     clf = Classifier.load(args.model, getattr(args, "input_scale", None))
     for note in clf.info.get("assumed") or []:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resnet_gui.core.assets import APP_ID, ICON_SIZES, icon_file
+from resnet_gui.core.base.assets import APP_ID, ICON_SIZES, icon_file
 
 KERAS_MIME = "application/x-keras-model"
 

@@ -41,11 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         import os
 
-        from resnet_gui.core.tfsetup import DEBUG_ENV
+        from resnet_gui.core.base.tfsetup import DEBUG_ENV
 
         os.environ[DEBUG_ENV] = "1"  # before TensorFlow loads, here and in child processes
-    from resnet_gui.core.errors import ResnetGuiError
-    from resnet_gui.core.images import configure_pillow
+    from resnet_gui.core.base.errors import ResnetGuiError
+    from resnet_gui.core.data.images import configure_pillow
 
     configure_pillow()
 

@@ -6,11 +6,11 @@ import argparse
 
 from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
-from resnet_gui.core.archs import ARCHITECTURES
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES, TRAIN_FLAGS
-from resnet_gui.core.dataset import FEW_IMAGES
-from resnet_gui.core.export import EXPORT_FORMATS
-from resnet_gui.core.schedule import DEFAULT_PATIENCE
+from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES, TRAIN_FLAGS
+from resnet_gui.core.data.dataset import FEW_IMAGES
+from resnet_gui.core.model.archs import ARCHITECTURES
+from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
+from resnet_gui.core.use.export import EXPORT_FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,9 +11,9 @@ from resnet_gui.cli.common import EXIT_FAILED_INPUTS, EXIT_OK, UsageError, load_
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Write a Grad-CAM overlay PNG per image (and the raw heat-map with --heatmap)."""
-    from resnet_gui.core.errors import ImageError
-    from resnet_gui.core.explain import class_index, explain_to_files
-    from resnet_gui.core.inference import expand_inputs
+    from resnet_gui.core.base.errors import ImageError
+    from resnet_gui.core.data.images import expand_inputs
+    from resnet_gui.core.use.explain import class_index, explain_to_files
 
     images = expand_inputs(args.images)
     if not images:
@@ -66,8 +66,8 @@ def _png_name(path: Path, used: set[str]) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a model; with --check, run the export in its runtime and compare."""
-    from resnet_gui.core.export import export_model, target_path
-    from resnet_gui.core.export_check import add_check_to_card, check_export
+    from resnet_gui.core.use.export import export_model, target_path
+    from resnet_gui.core.use.export_check import add_check_to_card, check_export
 
     if args.int8 and args.format != "tflite":
         raise UsageError("--int8 applies to --format tflite only")
@@ -96,7 +96,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def sort_command(args: argparse.Namespace) -> int:
     """``predict --sort-into OUT``: copy or move images into class folders."""
-    from resnet_gui.core.sorting import SORT_CSV, sort_into
+    from resnet_gui.core.use.sorting import SORT_CSV, sort_into
 
     clf = load_classifier(args)
     tty = sys.stderr.isatty()

@@ -1,6 +1,6 @@
 """The headless core: no Qt here, and TensorFlow only ever imported inside functions."""
 
-from resnet_gui.core.errors import (
+from resnet_gui.core.base.errors import (
     DatasetError,
     ImageError,
     ModelFileError,

@@ -38,7 +38,7 @@ Step = tuple[str, Callable[[SelftestContext], str]]
 
 
 def _tensorflow(ctx: SelftestContext) -> str:
-    from resnet_gui.core.tfsetup import device_description, import_tensorflow
+    from resnet_gui.core.base.tfsetup import device_description, import_tensorflow
 
     tf = import_tensorflow()
     return f"TensorFlow {tf.__version__} on {device_description()}"
@@ -63,7 +63,7 @@ def _images(ctx: SelftestContext) -> str:
 
 
 def _config(ctx: SelftestContext, epochs: int) -> Any:
-    from resnet_gui.core.config import TrainConfig
+    from resnet_gui.core.base.config import TrainConfig
 
     return TrainConfig(
         data_dir=str(ctx.values["data"]), arch="resnet18", weights="none", image_size=SIDE,
@@ -80,7 +80,7 @@ def _losses(result: Any) -> str:
 
 
 def _train(ctx: SelftestContext) -> str:
-    from resnet_gui.core.training import train
+    from resnet_gui.core.train.training import train
 
     result = train(_config(ctx, epochs=2))
     ctx.values["result"] = result
@@ -90,13 +90,13 @@ def _train(ctx: SelftestContext) -> str:
 def _train_in_child(ctx: SelftestContext) -> str:
     """How the window trains: in a spawned child process (in the app bundle, the bundle's own
     executable started again)."""
-    from resnet_gui.core.remote import train_in_subprocess
+    from resnet_gui.core.train.remote import train_in_subprocess
 
     return _losses(train_in_subprocess(_config(ctx, epochs=1))) + ", in a child process"
 
 
 def _predict(ctx: SelftestContext) -> str:
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     classifier = Classifier.from_model(ctx.values["result"].model)
     predictions = classifier.predict([str(ctx.values["data"])], top_k=2)
@@ -108,7 +108,7 @@ def _predict(ctx: SelftestContext) -> str:
 
 
 def _probabilities(classifier: Any, ctx: SelftestContext) -> np.ndarray:
-    from resnet_gui.core.export import images_of
+    from resnet_gui.core.use.export import images_of
 
     batch = np.stack([x for _, x in images_of(ctx.values["data"], classifier.image_size)])
     probs = np.asarray(classifier.predict_arrays(batch))
@@ -119,7 +119,7 @@ def _probabilities(classifier: Any, ctx: SelftestContext) -> np.ndarray:
 
 
 def _save_and_reload(ctx: SelftestContext) -> str:
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     path = ctx.values["result"].save(ctx.folder / "model.keras")
     classifier = Classifier.load(path)
@@ -132,8 +132,8 @@ def _save_and_reload(ctx: SelftestContext) -> str:
 
 
 def _export_tflite(ctx: SelftestContext) -> str:
-    from resnet_gui.core.export import export_model
-    from resnet_gui.core.export_check import runtime
+    from resnet_gui.core.use.export import export_model
+    from resnet_gui.core.use.export_check import runtime
 
     exported = export_model(ctx.values["classifier"], "tflite", ctx.folder / "model.tflite")
     run = runtime(exported.path, "tflite")

@@ -18,7 +18,7 @@ def app_icon() -> QIcon:
     """The app's icon, from its PNG sizes (no SVG plug-in needed)."""
     from PySide6.QtGui import QIcon
 
-    from resnet_gui.core.assets import ICON_SIZES, icon_file
+    from resnet_gui.core.base.assets import ICON_SIZES, icon_file
 
     icon = QIcon()
     for size in ICON_SIZES:
@@ -38,7 +38,7 @@ def run_app(
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from resnet_gui.core.assets import APP_ID, demo_data_dir
+    from resnet_gui.core.base.assets import APP_ID, demo_data_dir
     from resnet_gui.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from resnet_gui.core.images import IMAGE_EXTENSIONS
-from resnet_gui.core.modelfile import MODEL_SUFFIXES
+from resnet_gui.core.data.images import IMAGE_EXTENSIONS
+from resnet_gui.core.model.files import MODEL_SUFFIXES
 
 
 def name_filter(title: str, suffixes: Iterable[str], all_files: bool = True) -> str:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_gui.core.modelfile import INPUT_SCALES, MODEL_SUFFIXES
+from resnet_gui.core.model.files import INPUT_SCALES, MODEL_SUFFIXES
 from resnet_gui.ui.explain_cards import ExplainCards
 from resnet_gui.ui.file_filters import IMAGE_FILTER, MODEL_FILTER
 from resnet_gui.ui.model_dialogs import SortDialog
@@ -287,7 +287,7 @@ class InferenceTab(ExplainCards, QWidget):
 
     def add_paths(self, paths: list[str]) -> None:
         """Queue images/folders for classification (runs when a model is there)."""
-        from resnet_gui.core.inference import expand_inputs
+        from resnet_gui.core.data.images import expand_inputs
 
         expanded = expand_inputs(paths)
         if not expanded:
@@ -401,7 +401,7 @@ class InferenceTab(ExplainCards, QWidget):
     # ------------------------------------------------------------------ results out
     def results_rows(self) -> list[list[str]]:
         """Header + one row per card (the same table as ``predict --format csv``)."""
-        from resnet_gui.core.inference import prediction_rows
+        from resnet_gui.core.use.inference import prediction_rows
 
         return prediction_rows(c.result for c in self.cards)
 

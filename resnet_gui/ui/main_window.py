@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
 
     def clear_feature_cache(self, confirm: bool = True) -> None:
         """Delete the cached backbone features (they are recomputed when needed)."""
-        from resnet_gui.core.features import FeatureCache
+        from resnet_gui.core.train.features import FeatureCache
 
         cache = FeatureCache()
         n, size = cache.usage()

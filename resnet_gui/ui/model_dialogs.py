@@ -89,7 +89,7 @@ class ExplainView(QDialog):
     def _render(self, _: int = 0) -> None:
         if self.photo is None or self.heat is None:
             return
-        from resnet_gui.core.explain import overlay
+        from resnet_gui.core.use.explain import overlay
 
         pix = pixmap_from_array(overlay(self.photo, self.heat, self.slider.value() / 100))
         enlarged = pix.width() * 2 < self.image.width() and pix.height() * 2 < self.image.height()
@@ -209,7 +209,7 @@ class SortDialog(QDialog):
         lines += [f"Left in place: {Path(p).name}: {why}" for p, why in report.unreadable[:8]]
         if len(report.unreadable) > 8:
             lines.append(f"… and {len(report.unreadable) - 8} more (see predictions.csv)")
-        from resnet_gui.core.sorting import SORT_CSV
+        from resnet_gui.core.use.sorting import SORT_CSV
 
         lines.append(f"Every file is listed in {Path(report.out_dir) / SORT_CSV}")
         self.summary.setText("<br>".join(lines))
@@ -235,7 +235,7 @@ class ExportDialog(QDialog):
     def __init__(self, pool: ThreadPool, classifier: Any, check_folder: str = "",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from resnet_gui.core.export import EXPORT_FORMATS
+        from resnet_gui.core.use.export import EXPORT_FORMATS
 
         self.pool = pool
         self.classifier = classifier
@@ -291,7 +291,7 @@ class ExportDialog(QDialog):
         return str(self.format_combo.currentData())
 
     def _default_out(self) -> str:
-        from resnet_gui.core.export import EXPORT_FORMATS
+        from resnet_gui.core.use.export import EXPORT_FORMATS
 
         source = Path(str(self.classifier.info.get("source") or ""))
         if not source.suffix:  # "(just trained)": not a file
@@ -322,8 +322,8 @@ class ExportDialog(QDialog):
 
     def start(self) -> None:
         """Export (and check) in the background."""
-        from resnet_gui.core.errors import InputError
-        from resnet_gui.core.export import target_path
+        from resnet_gui.core.base.errors import InputError
+        from resnet_gui.core.use.export import target_path
 
         check = self.check_edit.text().strip() or None
         int8 = self.int8_box.isChecked()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from resnet_gui.core.server_command import EXAMPLE_PORT, command_line, worker_command_lines
+from resnet_gui.core.train.server_command import EXAMPLE_PORT, command_line, worker_command_lines
 
 STEPS = (
     "1. Copy the data folder to the server (e.g. <tt>rsync -a DATA server:</tt>) and install "
@@ -79,7 +79,7 @@ class ServerDialog(QDialog):
 
     def refresh(self) -> None:
         """Rewrite the command for the fields as they are."""
-        from resnet_gui.core.config import TrainConfig
+        from resnet_gui.core.base.config import TrainConfig
 
         multi = self.where.currentData() == "multiworker"
         self.hosts_edit.setEnabled(multi)

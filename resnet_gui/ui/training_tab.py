@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_gui.core.text import format_duration, format_epoch_line
+from resnet_gui.core.base.text import format_duration, format_epoch_line
 from resnet_gui.ui.file_filters import KERAS_FILTER
 from resnet_gui.ui.widgets.drop_zone import FolderDropTarget
 from resnet_gui.ui.widgets.loss_plot import LossPlot
@@ -205,7 +205,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         if self.sender() is not self.scan_worker or report is None:  # None: stopped
             return
         self.report = report
-        from resnet_gui.core.recipe import auto_augment
+        from resnet_gui.core.train.recipe import auto_augment
 
         self.form.set_auto_augment(*auto_augment(report))
         self.folder_opened.emit(report.root)
@@ -249,7 +249,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.open_folder(path)
 
     def _checkpoint(self) -> Any:
-        from resnet_gui.core.checkpoint import Checkpoint
+        from resnet_gui.core.train.checkpoint import Checkpoint
 
         return Checkpoint.for_run(self.report.root, None) if self.report else None
 
@@ -277,7 +277,7 @@ class TrainingTab(FolderDropTarget, QWidget):
     # ------------------------------------------------------------------ training
     def make_config(self, resume: bool = False) -> Any:
         """A core TrainConfig from the widgets (``resume``: the interrupted run's settings)."""
-        from resnet_gui.core.config import TrainConfig
+        from resnet_gui.core.base.config import TrainConfig
 
         data = self.report.root if self.report else self.folder_edit.text()
         return TrainConfig(data_dir=data, resume=resume, **self.form.config_kwargs())
@@ -348,7 +348,7 @@ class TrainingTab(FolderDropTarget, QWidget):
 
     @Slot(object)
     def _on_trained(self, result: Any) -> None:
-        from resnet_gui.core.inference import Classifier
+        from resnet_gui.core.use.inference import Classifier
 
         if result is None:  # stopped before the first epoch ended: nothing to keep
             self.progress.setFormat("stopped")
@@ -402,7 +402,7 @@ class TrainingTab(FolderDropTarget, QWidget):
 
     def save_model(self, path: str) -> bool:
         """Save the trained model to ``path`` (``.keras`` added when missing)."""
-        from resnet_gui.core.errors import ResnetGuiError
+        from resnet_gui.core.base.errors import ResnetGuiError
 
         if not path.endswith(".keras"):
             path += ".keras"

@@ -56,14 +56,14 @@ class Worker(QObject):
     def run(self) -> None:
         """Run the work (in the worker thread)."""
         self.started.emit()
-        from resnet_gui.core.errors import Stopped
+        from resnet_gui.core.base.errors import Stopped
 
         try:
             result = self._fn(self.progressed.emit, self._stop.is_set)
         except Stopped:  # asked for: not a failure, and no result
             self.returned.emit(None)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
-            from resnet_gui.core.errors import describe_exception
+            from resnet_gui.core.base.errors import describe_exception
 
             details = getattr(exc, "child_traceback", None)
             self.errored.emit(
@@ -172,7 +172,7 @@ def training_work(
     (or ``abort`` was set: the child is then killed at once)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.remote import train_in_subprocess
+        from resnet_gui.core.train.remote import train_in_subprocess
 
         return train_in_subprocess(
             config,
@@ -191,7 +191,7 @@ def scan_work(folder: str) -> WorkFn:
     """The work function of a dataset scan: progress is (done, total); result a DatasetReport."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.dataset import scan_dataset
+        from resnet_gui.core.data.dataset import scan_dataset
 
         return scan_dataset(folder, progress=lambda d, t: emit((d, t)), should_stop=should_stop)
 
@@ -202,8 +202,8 @@ def tensorflow_work() -> WorkFn:
     """Import TensorFlow in the background; the result is the device description."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.models import keras_module
-        from resnet_gui.core.tfsetup import device_description, versions
+        from resnet_gui.core.base.tfsetup import device_description, versions
+        from resnet_gui.core.model.build import keras_module
 
         keras_module()
         return {"device": device_description(), **versions()}
@@ -220,8 +220,8 @@ def load_model_work(path: str, input_scale: str | None = None) -> WorkFn:
     ``(NEEDS_INPUT_SCALE, path, message)`` when the user must say how pixels are scaled."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.inference import Classifier
-        from resnet_gui.core.modelfile import InputScaleNeeded
+        from resnet_gui.core.model.files import InputScaleNeeded
+        from resnet_gui.core.use.inference import Classifier
 
         try:
             return Classifier.load(path, input_scale)
@@ -235,7 +235,7 @@ def imagenet_work() -> WorkFn:
     """Load the stock ImageNet ResNet-50; the result is a core Classifier."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.imagenet import imagenet_classifier
+        from resnet_gui.core.use.imagenet import imagenet_classifier
 
         return imagenet_classifier()
 
@@ -268,7 +268,7 @@ def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
     EvaluationReport, or None when stopped."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.evaluation import evaluate
+        from resnet_gui.core.use.evaluation import evaluate
 
         return evaluate(classifier, data, robustness=robustness,
                         progress=lambda d, t: emit((d, t)), should_stop=should_stop)
@@ -282,8 +282,8 @@ def thumbnails_work(paths: list[str], size: int = 96) -> WorkFn:
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         import numpy as np
 
-        from resnet_gui.core.errors import ImageError
-        from resnet_gui.core.images import open_image
+        from resnet_gui.core.base.errors import ImageError
+        from resnet_gui.core.data.images import open_image
 
         for path in paths:
             if should_stop():
@@ -305,7 +305,7 @@ def explain_work(classifier: Any, paths: list[str], size: int = 96) -> WorkFn:
     model it no longer shows."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.explain import explained_thumbnails
+        from resnet_gui.core.use.explain import explained_thumbnails
 
         key = id(classifier)
         for batch in explained_thumbnails(classifier, paths, size, should_stop=should_stop):
@@ -321,8 +321,8 @@ def explain_one_work(classifier: Any, path: str) -> WorkFn:
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         import numpy as np
 
-        from resnet_gui.core.explain import explain
-        from resnet_gui.core.images import open_image
+        from resnet_gui.core.data.images import open_image
+        from resnet_gui.core.use.explain import explain
 
         img = open_image(path)
         img.thumbnail((1024, 1024))
@@ -337,7 +337,7 @@ def sort_work(classifier: Any, inputs: list[str], out: str, move: bool,
     """``core.sorting.sort_into``; progress is (done, total); the result is a SortReport."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.sorting import sort_into
+        from resnet_gui.core.use.sorting import sort_into
 
         return sort_into(classifier, inputs, out, move=move, min_confidence=min_confidence,
                          progress=lambda d, t: emit((d, t)), should_stop=should_stop)
@@ -351,8 +351,8 @@ def export_work(classifier: Any, fmt: str, out: str, int8: bool, calibration: st
     the result is (Exported, CheckResult or None)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.export import export_model
-        from resnet_gui.core.export_check import add_check_to_card, check_export
+        from resnet_gui.core.use.export import export_model
+        from resnet_gui.core.use.export_check import add_check_to_card, check_export
 
         emit(f"Exporting {fmt}…")
         exported = export_model(classifier, fmt, out, int8=int8, calibration=calibration)

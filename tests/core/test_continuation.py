@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from resnet_gui.cli import main
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.training import train
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.train.training import train
 
 
 @pytest.mark.slow
 def test_same_classes_train_on_from_where_the_model_was(
     trained_model: Path, digits_train: Path
 ) -> None:
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     info = Classifier.load(trained_model).info
     lines: list[str] = []
@@ -33,8 +33,8 @@ def test_same_classes_train_on_from_where_the_model_was(
 def test_other_classes_keep_the_backbone_and_get_a_new_head(
     trained_model: Path, digits_train: Path, digits_heldout: Path, tmp_path: Path
 ) -> None:
-    from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.evaluation import evaluate
+    from resnet_gui.core.use.inference import Classifier
 
     # Regrouped classes: "small" (0-4) against "large" (5-9), learned on the digits' backbone.
     for c in range(10):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.dataset import scan_dataset, stratified_split
-from resnet_gui.core.errors import DatasetError
+from resnet_gui.core.base.errors import DatasetError
+from resnet_gui.core.data.dataset import scan_dataset, stratified_split
 from tests.conftest import write_tiny_classes
 from tests.core.badfiles import write_bad_and_odd
 
@@ -90,7 +90,7 @@ def test_scan_decodes_in_parallel(digits_train: Path, monkeypatch: pytest.Monkey
     import threading
     import time
 
-    from resnet_gui.core import dataset
+    from resnet_gui.core.data import dataset
 
     threads: set[int] = set()
     check = dataset._check_file

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.base.config import TrainConfig
 from tests.core.test_early_stopping import _crops
 
 CLI = [sys.executable, "-m", "resnet_gui"]
@@ -71,8 +71,8 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> list[int]:
 
 
 def _accuracy(model: Path, held_out: Path) -> float:
-    from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.evaluation import evaluate
+    from resnet_gui.core.use.inference import Classifier
 
     return evaluate(Classifier.load(model), held_out).accuracy
 
@@ -175,8 +175,8 @@ def test_custom_loop_gives_the_losses_of_fit(photo_sets: tuple[Path, Path],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The multi-worker loop, run on one device, against Keras fit: same data, seed, model,
     loss, optimizer and schedule, so the same losses epoch by epoch."""
-    from resnet_gui.core import distributed
-    from resnet_gui.core.training import train
+    from resnet_gui.core.train import distributed
+    from resnet_gui.core.train.training import train
 
     data, _ = photo_sets
     config = TrainConfig(str(data), weights="none", epochs=3, width=8, augment="none",
@@ -190,8 +190,8 @@ def test_custom_loop_gives_the_losses_of_fit(photo_sets: tuple[Path, Path],
 
 
 def test_multiworker_without_tf_config_is_one_line(tmp_path: Path) -> None:
-    from resnet_gui.core.distributed import read_tf_config
-    from resnet_gui.core.errors import TrainingError
+    from resnet_gui.core.base.errors import TrainingError
+    from resnet_gui.core.train.distributed import read_tf_config
 
     with pytest.raises(TrainingError, match="needs TF_CONFIG set on every worker"):
         read_tf_config({})

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from resnet_gui.core.dataset import FEW_IMAGES, scan_dataset, stratified_split
-from resnet_gui.core.duplicates import near_duplicate_groups
+from resnet_gui.core.data.dataset import FEW_IMAGES, scan_dataset, stratified_split
+from resnet_gui.core.data.duplicates import near_duplicate_groups
 from tests.conftest import write_tiny_classes
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.base.config import TrainConfig
 
 
 def _crops(root: Path, per_class: int, seed: int, size: int = 32) -> Path:
@@ -30,9 +30,9 @@ def _crops(root: Path, per_class: int, seed: int, size: int = 32) -> Path:
 
 @pytest.mark.slow
 def test_an_easy_set_stops_early_and_keeps_a_good_model(tmp_path: Path) -> None:
-    from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
-    from resnet_gui.core.training import train
+    from resnet_gui.core.train.training import train
+    from resnet_gui.core.use.evaluation import evaluate
+    from resnet_gui.core.use.inference import Classifier
 
     data = _crops(tmp_path / "train", 40, seed=1)
     held_out = _crops(tmp_path / "held_out", 30, seed=2)
@@ -58,8 +58,8 @@ def test_an_easy_set_stops_early_and_keeps_a_good_model(tmp_path: Path) -> None:
 
 
 def test_explicit_epochs_run_them_all_and_patience_can_be_asked_for(tmp_path: Path) -> None:
-    from resnet_gui.core.dataset import scan_dataset
-    from resnet_gui.core.recipe import make_plan
+    from resnet_gui.core.data.dataset import scan_dataset
+    from resnet_gui.core.train.recipe import make_plan
 
     report = scan_dataset(_crops(tmp_path / "d", 10, seed=3))
     plan = lambda n=200, **kw: make_plan(  # noqa: E731
@@ -77,7 +77,7 @@ def test_explicit_epochs_run_them_all_and_patience_can_be_asked_for(tmp_path: Pa
 
 
 def test_random_resized_crop_zooms_into_each_image_differently() -> None:
-    from resnet_gui.core.pipeline import random_resized_crop
+    from resnet_gui.core.data.pipeline import random_resized_crop
 
     x = np.zeros((64, 32, 32, 3), np.float32)
     x[:, :, 16:] = 255.0  # left half black, right half white
@@ -93,7 +93,7 @@ def test_random_resized_crop_zooms_into_each_image_differently() -> None:
 def test_brightness_changes_the_light_and_keeps_the_colours() -> None:
     """"brightness" shifts every channel alike (other light, same hues); "color" also changes
     the saturation, which removes colour cues (docs/recipe.md, "Choosing the augmentation")."""
-    from resnet_gui.core.pipeline import build_augmenter
+    from resnet_gui.core.data.pipeline import build_augmenter
 
     x = np.zeros((64, 8, 8, 3), np.float32) + np.array([150.0, 100.0, 60.0], np.float32)
     light = np.asarray(build_augmenter(("brightness",), seed=1)(x, training=True))

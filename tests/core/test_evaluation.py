@@ -8,17 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.calibration import (
+from resnet_gui.core.base.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
     nll,
     reliability,
 )
-from resnet_gui.core.errors import DatasetError
-from resnet_gui.core.evaluation import evaluate, metrics_from_predictions, suspected_label_errors
-from resnet_gui.core.inference import Classifier
-from resnet_gui.core.robustness import CORRUPTIONS, corrupt
+from resnet_gui.core.base.errors import DatasetError
+from resnet_gui.core.data.robustness import CORRUPTIONS, corrupt
+from resnet_gui.core.use.evaluation import (
+    evaluate,
+    metrics_from_predictions,
+    suspected_label_errors,
+)
+from resnet_gui.core.use.inference import Classifier
 
 
 def test_metrics_by_hand() -> None:

@@ -36,8 +36,8 @@ def write_stripes(root: Path, per_class: int, seed: int) -> dict[str, list[tuple
 @pytest.fixture(scope="module")
 def stripes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     """(model, held-out folder, patch corners of the held-out images)."""
-    from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.training import train
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.training import train
 
     root = tmp_path_factory.mktemp("stripes")
     write_stripes(root / "train", 60, seed=0)
@@ -49,8 +49,8 @@ def stripes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
 
 @pytest.mark.slow
 def test_grad_cam_peak_falls_on_the_region_that_carries_the_class(stripes) -> None:
-    from resnet_gui.core.explain import explain
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.explain import explain
+    from resnet_gui.core.use.inference import Classifier
 
     model, test, corners = stripes
     clf = Classifier.load(model)
@@ -146,8 +146,8 @@ def test_export_refuses_bad_targets_before_any_work(
 
 
 def test_savedmodel_export_replaces_an_earlier_one(tiny_model: Path, tmp_path: Path) -> None:
-    from resnet_gui.core.export import export_model
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.export import export_model
+    from resnet_gui.core.use.inference import Classifier
 
     clf = Classifier.load(tiny_model)
     out = tmp_path / "exported"

@@ -10,16 +10,16 @@ import pytest
 from PIL import Image
 
 from resnet_gui.cli import main
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.features import FeatureCache
-from resnet_gui.core.training import train
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.train.features import FeatureCache
+from resnet_gui.core.train.training import train
 from tests.conftest import write_tiny_classes
 
 
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ResNet-50 weights file standing in for ImageNet weights (no network here)."""
-    from resnet_gui.core.models import build_backbone
+    from resnet_gui.core.model.build import build_backbone
 
     path = tmp_path_factory.mktemp("w") / "resnet50.weights.h5"
     build_backbone("resnet50").save_weights(path)
@@ -53,7 +53,7 @@ def test_features_computed_once_and_reused(weights_file: Path, tmp_path: Path) -
     _, log3 = _run(data, weights_file, cache)
     assert log3[0].startswith("backbone features: 1 computed, 20 from the cache")
 
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     assert Classifier.from_model(second.model).class_names == ["china", "flower"]
 
@@ -63,11 +63,11 @@ def test_head_trained_on_features_is_the_saved_models_head(
 ) -> None:
     """The full model, given the head's weights, predicts what the head predicts from cached
     features (float16 storage aside)."""
-    from resnet_gui.core import pipeline
-    from resnet_gui.core.dataset import scan_dataset
-    from resnet_gui.core.features import cached_feature_datasets, copy_head_weights
-    from resnet_gui.core.recipe import make_plan
-    from resnet_gui.core.runner import build_for_plan
+    from resnet_gui.core.data import pipeline
+    from resnet_gui.core.data.dataset import scan_dataset
+    from resnet_gui.core.train.features import cached_feature_datasets, copy_head_weights
+    from resnet_gui.core.train.recipe import make_plan
+    from resnet_gui.core.train.runner import build_for_plan
 
     data = write_tiny_classes(tmp_path / "data", n=4)
     report = scan_dataset(data)

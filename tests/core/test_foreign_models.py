@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from resnet_gui.cli import main
-from resnet_gui.core.errors import ModelFileError
-from resnet_gui.core.inference import Classifier
-from resnet_gui.core.modelfile import InputScaleNeeded, read_labels_file
+from resnet_gui.core.base.errors import ModelFileError
+from resnet_gui.core.model.files import InputScaleNeeded, read_labels_file
+from resnet_gui.core.use.inference import Classifier
 from tests.conftest import photo
 
 
 def _keras():
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.model.build import keras_module
 
     return keras_module()
 
@@ -71,7 +71,7 @@ def test_teachable_machine_export_opens_with_its_labels_and_scale(tmp_path: Path
 
 
 def test_explain_works_on_a_nested_sequential_model(tmp_path: Path) -> None:
-    from resnet_gui.core.explain import explain
+    from resnet_gui.core.use.explain import explain
 
     clf = Classifier.load(teachable_like(tmp_path / "tm"))
     heat = explain(clf, np.asarray(photo(80), np.uint8), "dogs")

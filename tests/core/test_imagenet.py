@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from resnet_gui.core.errors import WeightsUnavailableError
-from resnet_gui.core.imagenet import imagenet_class_names, imagenet_classifier
-from resnet_gui.core.weights import OFFLINE_ENV
+from resnet_gui.core.base.errors import WeightsUnavailableError
+from resnet_gui.core.model.weights import OFFLINE_ENV
+from resnet_gui.core.use.imagenet import imagenet_class_names, imagenet_classifier
 
 
 def test_class_names_ship_in_order() -> None:
@@ -18,7 +18,7 @@ def test_class_names_ship_in_order() -> None:
 
 
 def test_offline_names_the_weights_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.model.build import keras_module
 
     keras = keras_module()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

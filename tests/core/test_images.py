@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.errors import ImageError
-from resnet_gui.core.images import is_image_candidate, load_image
+from resnet_gui.core.base.errors import ImageError
+from resnet_gui.core.data.images import is_image_candidate, load_image
 from tests.core.badfiles import exif_rotated_pair, write_bad_and_odd
 
 
@@ -71,8 +71,8 @@ def test_exif_rotation_applied(tmp_path: Path) -> None:
 def test_a_12000x9000_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> None:
     from PIL import Image
 
-    from resnet_gui.core.dataset import scan_dataset
-    from resnet_gui.core.images import MAX_PIXELS, open_image
+    from resnet_gui.core.data.dataset import scan_dataset
+    from resnet_gui.core.data.images import MAX_PIXELS, open_image
 
     big = Image.new("RGB", (12000, 9000), (120, 80, 40))
     big.paste((10, 200, 30), (3000, 2000, 9000, 7000))
@@ -99,7 +99,7 @@ def test_pillow_settings_change_only_when_asked() -> None:
     code = (
         "from PIL import Image\n"
         "Image.MAX_IMAGE_PIXELS = 1000\n"
-        "import resnet_gui.core.images as images\n"
+        "import resnet_gui.core.data.images as images\n"
         "assert Image.MAX_IMAGE_PIXELS == 1000, 'changed on import'\n"
         "images.configure_pillow()\n"
         "assert Image.MAX_IMAGE_PIXELS == images.MAX_PIXELS\n"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.errors import ModelFileError
-from resnet_gui.core.inference import Classifier, save_model
+from resnet_gui.core.base.errors import ModelFileError
+from resnet_gui.core.model.files import save_model
+from resnet_gui.core.use.inference import Classifier
 from tests.core.badfiles import exif_rotated_pair, write_bad_and_odd
 
 
@@ -28,7 +29,7 @@ def test_not_a_model_is_a_model_file_error(tmp_path: Path) -> None:
 
 
 def test_safe_mode_refuses_code_in_a_model(tmp_path: Path) -> None:
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.model.build import keras_module
 
     keras = keras_module()
     inputs = keras.Input((8, 8, 3))
@@ -64,7 +65,7 @@ def test_exif_rotated_photo_gets_the_upright_prediction(tiny_model: Path, tmp_pa
 
 
 def test_arrays_and_files_agree(tiny_model: Path, tiny_data: Path) -> None:
-    from resnet_gui.core.images import load_image
+    from resnet_gui.core.data.images import load_image
 
     clf = Classifier.load(tiny_model)
     path = sorted((tiny_data / "china").iterdir())[0]

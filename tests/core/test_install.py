@@ -13,7 +13,7 @@ import pytest
 from resnet_gui.cli import _normalise_argv, main
 from resnet_gui.cli.install import SELFTEST_PASSED
 from resnet_gui.core import selftest
-from resnet_gui.core.assets import ICON_SIZES, demo_data_dir, icon_file
+from resnet_gui.core.base.assets import ICON_SIZES, demo_data_dir, icon_file
 
 
 def test_shipped_files_live_inside_the_package() -> None:

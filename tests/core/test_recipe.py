@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from resnet_gui.core.assets import demo_data_dir
-from resnet_gui.core.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
-from resnet_gui.core.dataset import mirror_asymmetry, scan_dataset
-from resnet_gui.core.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
+from resnet_gui.core.base.assets import demo_data_dir
+from resnet_gui.core.base.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
+from resnet_gui.core.data.dataset import mirror_asymmetry, scan_dataset
+from resnet_gui.core.train.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
 
 DEMO = demo_data_dir()
 
@@ -61,3 +62,29 @@ def test_plan_carries_the_loss_and_optimiser_settings(tiny_data: Path) -> None:
                                  label_smoothing=0.05), report, 10, lambda d: None)
     assert (plan.weight_decay, plan.label_smoothing) == (1e-3, 0.05)
     assert type(plan).from_dict(plan.to_dict()) == plan
+
+
+@pytest.mark.parametrize(("flag", "value", "needle"), [
+    ("--patience", "-1", "patience must be 0 (off) or more"),
+    ("--learning-rate", "0", "learning rate must be positive"),
+    ("--image-size", "8", "image size must be between 16 and 1024"),
+    ("--augment", "flip,wobble", "wobble"),
+    ("--arch", "resnet9", "unknown architecture"),
+])
+def test_bad_settings_fail_before_the_scan_and_before_tensorflow(
+    tmp_path: Path, flag: str, value: str, needle: str
+) -> None:
+    """A folder of 2,000 images would take seconds to scan: the settings are refused first, in
+    a process that never imports TensorFlow."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom resnet_gui.cli import main\n"
+            "status = main(sys.argv[1:])\n"
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+            "sys.exit(status)\n")
+    done = subprocess.run(
+        [sys.executable, "-c", code, "train", str(tmp_path / "not-scanned"), "--out",
+         str(tmp_path / "m.keras"), flag, value], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert needle in done.stderr and "does not exist" not in done.stderr

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from resnet_gui.cli import main
-from resnet_gui.core.checkpoint import Checkpoint
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.errors import ModelFileError, Stopped, TrainingError
-from resnet_gui.core.training import train
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.base.errors import ModelFileError, Stopped, TrainingError
+from resnet_gui.core.train.checkpoint import Checkpoint
+from resnet_gui.core.train.training import train
 from tests.conftest import write_digits
 
 CLI = [sys.executable, "-m", "resnet_gui"]
@@ -69,7 +69,7 @@ def test_resume_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
 
 
 def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> None:
-    from resnet_gui.core.remote import train_in_subprocess
+    from resnet_gui.core.train.remote import train_in_subprocess
 
     data = write_digits(tmp_path / "data", 6)
     with pytest.raises(Stopped, match="stopped before training began"):
@@ -90,7 +90,8 @@ def test_unwritable_output_is_reported_before_training(
 
 
 def test_a_full_disk_during_a_save_keeps_the_previous_file(tiny_model: Path, tmp_path: Path) -> None:
-    from resnet_gui.core.inference import Classifier, save_model
+    from resnet_gui.core.model.files import save_model
+    from resnet_gui.core.use.inference import Classifier
 
     target = tmp_path / "m.keras"
     target.write_bytes(tiny_model.read_bytes())
@@ -109,7 +110,8 @@ def test_a_full_disk_during_a_save_keeps_the_previous_file(tiny_model: Path, tmp
 
 SAVE_LOOP = """
 import sys
-from resnet_gui.core.inference import Classifier, save_model
+from resnet_gui.core.use.inference import Classifier
+from resnet_gui.core.model.files import save_model
 model = Classifier.load(sys.argv[1]).model
 print("ready", flush=True)
 while True:
@@ -123,7 +125,8 @@ def test_saves_killed_in_the_middle_of_a_write_leave_a_model_that_loads(
 ) -> None:
     """The child is killed the moment its temporary file appears, so the kill lands inside a
     write (the half-written temporary file is left behind to prove it), never between saves."""
-    from resnet_gui.core.inference import Classifier, save_model
+    from resnet_gui.core.model.files import save_model
+    from resnet_gui.core.use.inference import Classifier
 
     target = tmp_path / "m.keras"
     target.write_bytes(tiny_model.read_bytes())
@@ -152,8 +155,8 @@ def test_saves_killed_in_the_middle_of_a_write_leave_a_model_that_loads(
 def test_a_killed_cli_run_resumes_to_an_uninterrupted_runs_accuracy(
     digits_train: Path, digits_heldout: Path, tmp_path: Path
 ) -> None:
-    from resnet_gui.core.evaluation import evaluate
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.evaluation import evaluate
+    from resnet_gui.core.use.inference import Classifier
 
     flags = ["--epochs", "8", "--width", "16", "--arch", "resnet18", "--weights", "none"]
     out = tmp_path / "m.keras"
@@ -201,7 +204,7 @@ def test_ctrl_c_stops_saves_and_exits_130(digits_train: Path, tmp_path: Path) ->
 
 def test_ctrl_c_during_predict_exits_130(tiny_model: Path, tiny_data: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     def interrupted(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
@@ -217,7 +220,7 @@ def test_files_broken_after_the_scan_are_dropped_and_named(
 ) -> None:
     import shutil
 
-    from resnet_gui.core.dataset import scan_dataset
+    from resnet_gui.core.data.dataset import scan_dataset
 
     data = tmp_path / "data"
     shutil.copytree(tiny_data, data)
@@ -246,8 +249,8 @@ def test_files_broken_after_the_scan_are_dropped_and_named(
 def test_a_batch_too_large_for_the_memory_is_refused_with_a_size_that_fits(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from resnet_gui.core.memory import check_batch_fits, training_bytes
-    from resnet_gui.core.models import build_backbone
+    from resnet_gui.core.model.build import build_backbone
+    from resnet_gui.core.model.memory import check_batch_fits, training_bytes
 
     backbone = build_backbone("resnet18", width=32, stem_stride=1)
     per_image, fixed = training_bytes(backbone, 32)

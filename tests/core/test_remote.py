@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.errors import RemoteTrainingError, TrainingError
-from resnet_gui.core.remote import train_in_subprocess
-from resnet_gui.core.training import TrainResult
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.base.errors import RemoteTrainingError, TrainingError
+from resnet_gui.core.train.remote import train_in_subprocess
+from resnet_gui.core.train.training import TrainResult
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_same_result_type_and_callbacks_as_train(tiny_data: Path, tmp_path: Path
     # The model came back loaded and as a file that save() copies.
     assert result.model_file and Path(result.model_file).is_file()
     saved = result.save(tmp_path / "m.keras")
-    from resnet_gui.core.inference import Classifier
+    from resnet_gui.core.use.inference import Classifier
 
     probs = Classifier.load(saved).predict_arrays([np.zeros((32, 32, 3), np.uint8)],
                                                   calibrated=False)

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from resnet_gui.core.schedule import MIN_STEPS, Schedule, decay_epochs
+from resnet_gui.core.train.schedule import MIN_STEPS, Schedule, decay_epochs
 
 
 def test_fixed_length_schedule_is_the_keras_cosine_with_warmup() -> None:
     """patience 0 is the recipe's former schedule, step for step."""
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.model.build import keras_module
 
     keras = keras_module()
     steps, epochs, warmup, peak = 5, 12, 5, 2e-3

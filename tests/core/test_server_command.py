@@ -9,8 +9,8 @@ import pytest
 
 from resnet_gui.cli.commands import config_from_args
 from resnet_gui.cli.parser import build_parser
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.server_command import command_line, worker_command_lines
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.train.server_command import command_line, worker_command_lines
 
 SETTINGS = [
     {},
@@ -57,7 +57,7 @@ def test_one_table_names_every_training_option() -> None:
     """The parser's train options that set a TrainConfig field are exactly TRAIN_FLAGS."""
     import argparse
 
-    from resnet_gui.core.config import TRAIN_FLAGS
+    from resnet_gui.core.base.config import TRAIN_FLAGS
 
     fields = set(TrainConfig.__dataclass_fields__)
     assert set(TRAIN_FLAGS) <= fields

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from resnet_gui.cli import main
-from resnet_gui.core.inference import Classifier
-from resnet_gui.core.sorting import SORT_FIELDS, sort_into
+from resnet_gui.core.use.inference import Classifier
+from resnet_gui.core.use.sorting import SORT_FIELDS, sort_into
 from tests.core.badfiles import write_bad_and_odd
 
 
@@ -89,7 +89,7 @@ def test_move_deletes_sources_only_after_a_verified_copy(tiny_model: Path, tiny_
 def test_an_interrupted_move_resumes_without_duplicates(
     tiny_model: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import resnet_gui.core.sorting as sorting
+    import resnet_gui.core.use.sorting as sorting
 
     src = source_tree(tiny_data, tmp_path)
     before = contents(src)
@@ -138,7 +138,7 @@ def test_sort_cli(tiny_model: Path, tiny_data: Path, tmp_path: Path, capsys) -> 
 def test_out_around_the_inputs_and_drives_without_hard_links(
     tiny_model: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import resnet_gui.core.sorting as sorting
+    import resnet_gui.core.use.sorting as sorting
 
     photos = tmp_path / "Photos"
     shutil.copytree(tiny_data, photos / "inbox")

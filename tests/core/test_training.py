@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_gui.core.config import TrainConfig
-from resnet_gui.core.errors import TrainingError, WeightsUnavailableError
-from resnet_gui.core.evaluation import evaluate
-from resnet_gui.core.inference import Classifier
-from resnet_gui.core.training import train
-from resnet_gui.core.weights import OFFLINE_ENV
+from resnet_gui.core.base.config import TrainConfig
+from resnet_gui.core.base.errors import TrainingError, WeightsUnavailableError
+from resnet_gui.core.model.weights import OFFLINE_ENV
+from resnet_gui.core.train.training import train
+from resnet_gui.core.use.evaluation import evaluate
+from resnet_gui.core.use.inference import Classifier
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_seeded_runs_repeat(tiny_data: Path) -> None:
 
 @pytest.mark.slow
 def test_fine_tune_top_blocks_from_weights_file(tiny_data: Path, tmp_path: Path) -> None:
-    from resnet_gui.core.models import build_backbone
+    from resnet_gui.core.model.build import build_backbone
 
     weights = tmp_path / "resnet50_notop.weights.h5"
     build_backbone("resnet50").save_weights(weights)
@@ -99,7 +99,7 @@ def test_fine_tune_top_blocks_from_weights_file(tiny_data: Path, tmp_path: Path)
 def test_imagenet_offline_names_the_file(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resnet_gui.core.models import keras_module
+    from resnet_gui.core.model.build import keras_module
 
     keras = keras_module()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

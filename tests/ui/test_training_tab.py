@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT
 from tests.ui.conftest import drop
 
 
@@ -172,7 +172,7 @@ def test_clear_feature_cache_from_the_app(
 ) -> None:
     import numpy as np
 
-    from resnet_gui.core.features import FeatureCache
+    from resnet_gui.core.train.features import FeatureCache
 
     monkeypatch.setenv("RESNET_GUI_CACHE", str(tmp_path / "cache"))
     FeatureCache().put("key", "b" * 40, np.ones((1, 4), np.float16))
@@ -183,7 +183,7 @@ def test_clear_feature_cache_from_the_app(
 
 
 def test_form_offers_every_architecture_of_the_core(window) -> None:  # noqa: ANN001
-    from resnet_gui.core.archs import ARCHITECTURES
+    from resnet_gui.core.model.archs import ARCHITECTURES
 
     combo = window.training_tab.form.arch_combo
     assert [combo.itemData(i) for i in range(combo.count())] == list(ARCHITECTURES)
@@ -191,7 +191,7 @@ def test_form_offers_every_architecture_of_the_core(window) -> None:  # noqa: AN
 
 
 def test_auto_augmentation_leaves_flip_off_for_the_demo_digits(qtbot, window) -> None:  # noqa: ANN001
-    from resnet_gui.core.assets import demo_data_dir
+    from resnet_gui.core.base.assets import demo_data_dir
 
     tab = window.training_tab
     assert tab.form.aug_auto.isChecked() and tab.form.aug_checks["flip"].isChecked()
@@ -220,9 +220,9 @@ def test_stop_while_the_child_starts_is_not_a_failure(qtbot, window, tiny_data: 
 def test_interrupted_run_bar_resumes_or_discards(
     qtbot, window, tiny_data: Path, tmp_path: Path  # noqa: ANN001
 ) -> None:
-    from resnet_gui.core.checkpoint import Checkpoint
-    from resnet_gui.core.config import TrainConfig
-    from resnet_gui.core.training import train
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.checkpoint import Checkpoint
+    from resnet_gui.core.train.training import train
 
     config = TrainConfig(str(tiny_data), arch="resnet18", weights="none", epochs=3, width=8,
                          batch_size=4, augment="none")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_gui.core.config import TrainConfig
+from resnet_gui.core.base.config import TrainConfig
 from resnet_gui.ui.workers import ThreadPool, Worker, training_work
 
 
@@ -32,7 +32,7 @@ def test_training_worker_signals_in_strict_order(qtbot, tiny_data: Path) -> None
 
 
 def test_worker_error_becomes_message_then_finished(qtbot) -> None:  # noqa: ANN001
-    from resnet_gui.core.errors import DatasetError
+    from resnet_gui.core.base.errors import DatasetError
 
     def fail(emit, should_stop):  # noqa: ANN001, ANN202
         raise DatasetError("dataset folder does not exist: /nope")

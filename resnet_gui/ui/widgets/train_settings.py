@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_gui.core.archs import ARCHITECTURES, get_arch
-from resnet_gui.core.config import AUGMENTATIONS, DEFAULT_AUGMENT
-from resnet_gui.core.dataset import FEW_IMAGES
-from resnet_gui.core.schedule import DEFAULT_PATIENCE
+from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.data.dataset import FEW_IMAGES
+from resnet_gui.core.model.archs import ARCHITECTURES, get_arch
+from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 from resnet_gui.ui.file_filters import KERAS_FILTER
 
 AUTO_AUGMENT_TIP = (

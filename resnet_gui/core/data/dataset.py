@@ -1,0 +1,406 @@
+"""Scan and validate a class-per-folder image tree, and split it for training.
+
+Every candidate file is decoded in full during the scan (in parallel threads: Pillow releases the
+GIL while decoding), so a broken file is named in the report and never reaches training. No
+decoded pixels are kept: memory stays flat however large the folder is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from resnet_gui.core.base.errors import DatasetError, ImageError, Stopped
+from resnet_gui.core.data.images import (
+    MAX_PIXELS,
+    has_image_extension,
+    is_hidden,
+    open_image,
+)
+
+#: A class with fewer than this fraction of the largest class's images gets a warning.
+IMBALANCE_RATIO = 0.25
+
+#: A class with fewer images than this gets a warning: a model learns its look from too few
+#: photos and does worse on new ones (docs/recipe.md: few-shot sets).
+FEW_IMAGES = 20
+
+#: Side of the grey thumbnail each image leaves behind in a scan (for the mirror check).
+THUMB_SIDE = 16
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One usable image: its path, class index, pixel size and content hash."""
+
+    path: str
+    label: int
+    width: int
+    height: int
+    sha1: str
+    #: Perceptual hash of the picture (``core.duplicates``): near-duplicates have close ones.
+    phash: int = 0
+
+
+@dataclass(frozen=True)
+class UnusableFile:
+    """A file that looked like an image but cannot be used, with the reason."""
+
+    path: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class DatasetReport:
+    """What :func:`scan_dataset` found: classes, usable images, unusable files and warnings."""
+
+    root: str
+    classes: list[str]
+    images: list[ImageRecord]
+    unusable: list[UnusableFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    #: How much the classes change when mirrored (see :func:`mirror_asymmetry`); None: unknown.
+    mirror_asymmetry: float | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Usable images per class name, in class order."""
+        c = Counter(r.label for r in self.images)
+        return {name: c.get(i, 0) for i, name in enumerate(self.classes)}
+
+    @property
+    def paths(self) -> list[str]:
+        """Paths of the usable images."""
+        return [r.path for r in self.images]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class indices of the usable images, as an int32 array."""
+        return np.array([r.label for r in self.images], dtype=np.int32)
+
+    def duplicate_groups(self) -> np.ndarray:
+        """A group id per image: near-duplicates (``core.duplicates``) share one."""
+        from resnet_gui.core.data.duplicates import near_duplicate_groups
+
+        return near_duplicate_groups(np.array([r.phash for r in self.images], dtype=np.uint64))
+
+    def median_size(self) -> int:
+        """Median of min(width, height) over the usable images (0 when there are none)."""
+        if not self.images:
+            return 0
+        return int(np.median([min(r.width, r.height) for r in self.images]))
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (what ``resnet-gui scan --format json`` prints)."""
+        return {
+            "root": self.root,
+            "classes": self.classes,
+            "counts": self.counts,
+            "total_images": len(self.images),
+            "median_image_size": self.median_size(),
+            "unusable": [asdict(u) for u in self.unusable],
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+            "mirror_asymmetry": (
+                None if self.mirror_asymmetry is None else round(self.mirror_asymmetry, 3)
+            ),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_json(self) -> str:
+        """The :meth:`to_dict` summary as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _list_files(folder: Path) -> list[Path]:
+    """All files below ``folder``, sorted, hidden folders not entered."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in sorted(filenames))
+    return found
+
+
+#: The scan needs a 16 px thumbnail: JPEGs are decoded at the smallest scale that keeps this.
+SCAN_DRAFT = 64
+
+
+def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]:
+    """Decode one file fully; return (width, height, sha1 of the bytes, grey thumbnail).
+
+    Raises:
+        ImageError: the file cannot be used.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(str(path), "unreadable", exc.strerror or str(exc)) from None
+    # Every byte is decoded (a truncated file fails), a large JPEG at a reduced scale.
+    img = open_image(data, max_pixels=max_pixels, name=str(path), draft=SCAN_DRAFT)
+    thumb = img.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
+    width, height = img.info.get("source_size", img.size)
+    return width, height, hashlib.sha1(data).hexdigest(), np.asarray(thumb)
+
+
+def mirror_asymmetry(thumbs: np.ndarray, labels: np.ndarray) -> float | None:
+    """How much the classes change when mirrored left-right, relative to how much they differ.
+
+    The class-mean images of aligned, handed content (digits, letters, arrows) change a lot when
+    mirrored; those of photos framed at random hardly do, and neither do symmetric subjects
+    (faces). The measure is sqrt(mean_c |m_c - mirror(m_c)|^2 / mean_{c<d} |m_c - m_d|^2) over
+    class means m_c of grey thumbnails, each squared distance corrected for the noise a finite
+    sample adds (minus the summed variance of the mean), so small classes of unaligned photos
+    score near 0 instead of near 1. About 0.5 or more: a mirrored image looks like another
+    class, and flipping is no safe augmentation.
+
+    Returns:
+        The ratio, or None when fewer than two classes have two images or the classes' means
+        differ by no more than their sampling noise (nothing to compare against).
+    """
+    x = thumbs.reshape(len(thumbs), -1).astype(np.float64) / 255.0
+    d = (thumbs - thumbs[:, :, ::-1]).reshape(len(thumbs), -1).astype(np.float64) / 255.0
+    means, noise, asym = [], [], []
+    for c in np.unique(labels):
+        idx = labels == c
+        n = int(idx.sum())
+        if n < 2:
+            continue
+        means.append(x[idx].mean(0))
+        noise.append(x[idx].var(0, ddof=1).sum() / n)
+        dm = d[idx].mean(0)
+        asym.append(max(0.0, float(dm @ dm) - d[idx].var(0, ddof=1).sum() / n))
+    if len(means) < 2:
+        return None
+    pairs = [(i, j) for i in range(len(means)) for j in range(i + 1, len(means))]
+    raw = float(np.mean([(means[i] - means[j]) @ (means[i] - means[j]) for i, j in pairs]))
+    floor = float(np.mean([noise[i] + noise[j] for i, j in pairs]))
+    if raw <= 2.0 * floor:
+        return None  # the class means differ by no more than their noise: nothing to judge by
+    return float(np.sqrt(np.mean(asym) / (raw - floor)))
+
+
+def scan_dataset(
+    root: str | os.PathLike[str],
+    *,
+    classes: Iterable[str] | None = None,
+    max_pixels: int = MAX_PIXELS,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DatasetReport:
+    """Scan a folder holding one subfolder per class and validate every image in it.
+
+    Args:
+        root: the dataset folder.
+        classes: expected class names (e.g. a model's, for evaluation). Subfolders not named here
+            are an error; named classes without a folder simply have no images.
+        max_pixels: larger images are reported as "too large".
+        workers: decoding threads (default: one per CPU, at least 2).
+        progress: called as ``progress(done, total)`` while files are checked.
+        should_stop: polled between files; when it returns True the scan raises DatasetError.
+
+    Returns:
+        A :class:`DatasetReport`; images are in class order, then path order.
+
+    Raises:
+        DatasetError: the path does not exist or is not a folder, it has fewer than two class
+            folders, or no usable image was found.
+    """
+    import time
+
+    start = time.perf_counter()
+    root_path = Path(root).expanduser()
+    if not root_path.exists():
+        raise DatasetError(f"dataset folder does not exist: {root_path}")
+    if not root_path.is_dir():
+        raise DatasetError(f"not a folder: {root_path} (expected one subfolder per class)")
+    folders = sorted(p.name for p in root_path.iterdir() if p.is_dir() and not is_hidden(p))
+    if classes is not None:
+        class_names = list(classes)
+        unknown = [f for f in folders if f not in class_names]
+        if unknown:
+            raise DatasetError(
+                f"{root_path} has class folders the model does not know: {', '.join(unknown)}"
+            )
+    else:
+        class_names = folders
+        if not folders:
+            raise DatasetError(
+                f"no class folders in {root_path}: put each class's images in its own subfolder"
+            )
+        if len(folders) == 1:
+            raise DatasetError(
+                f"only one class folder in {root_path} ({folders[0]}): a classifier needs at "
+                "least two classes, each in its own subfolder"
+            )
+
+    skipped: list[str] = []
+    loose = [p for p in root_path.iterdir() if p.is_file() and has_image_extension(p)]
+    jobs: list[tuple[Path, int]] = []
+    for index, name in enumerate(class_names):
+        folder = root_path / name
+        if not folder.is_dir():
+            continue
+        for path in _list_files(folder):
+            if is_hidden(path):
+                skipped.append(str(path))
+            elif has_image_extension(path):
+                jobs.append((path, index))
+            else:
+                skipped.append(str(path))
+
+    records: list[ImageRecord | None] = [None] * len(jobs)
+    thumbs = np.zeros((len(jobs), THUMB_SIDE, THUMB_SIDE), np.int16)
+    unusable: list[UnusableFile] = []
+    n_workers = workers or max(2, os.cpu_count() or 2)
+
+    def check(i: int) -> None:
+        path, label = jobs[i]
+        try:
+            w, h, digest, thumbs[i] = _check_file(path, max_pixels)
+            records[i] = ImageRecord(str(path), label, w, h, digest)
+        except ImageError as err:
+            unusable.append(UnusableFile(str(path), err.reason, err.detail))
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        # Submit in bounded waves so should_stop is honoured quickly and memory stays flat.
+        wave = n_workers * 8
+        for begin in range(0, len(jobs), wave):
+            if should_stop is not None and should_stop():
+                raise Stopped("scan stopped")
+            list(pool.map(check, range(begin, min(begin + wave, len(jobs)))))
+            done = min(begin + wave, len(jobs))
+            if progress is not None:
+                progress(done, len(jobs))
+
+    from resnet_gui.core.data.duplicates import perceptual_hashes
+
+    usable = np.array([r is not None for r in records], dtype=bool)
+    hashes = perceptual_hashes(thumbs[usable])
+    images = [replace(r, phash=int(h))
+              for r, h in zip((r for r in records if r is not None), hashes, strict=True)]
+    unusable.sort(key=lambda u: u.path)
+    report = DatasetReport(
+        root=str(root_path),
+        classes=class_names,
+        images=images,
+        unusable=unusable,
+        skipped=sorted(skipped),
+        seconds=time.perf_counter() - start,
+        mirror_asymmetry=mirror_asymmetry(
+            thumbs[usable], np.array([r.label for r in images], dtype=np.int32)
+        ) if images else None,
+    )
+    if not images:
+        raise DatasetError(
+            f"no usable images in {root_path}"
+            + (f" ({len(unusable)} files could not be read)" if unusable else "")
+        )
+    report.warnings = _warnings(report, loose)
+    return report
+
+
+def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
+    """Problems worth a look that do not stop training."""
+    out: list[str] = []
+    counts = report.counts
+    largest = max(counts.values())
+    for name, n in counts.items():
+        if n == 0:
+            out.append(f"class '{name}' has no usable images")
+        elif n < IMBALANCE_RATIO * largest:
+            out.append(
+                f"class '{name}' has {n} images, far fewer than the largest class ({largest}): "
+                "its accuracy will suffer"
+            )
+        elif n < FEW_IMAGES:
+            out.append(f"class '{name}' has only {n} images: expect lower accuracy on new "
+                       f"photos; add images ({FEW_IMAGES} or more per class)")
+    by_hash: dict[str, list[ImageRecord]] = defaultdict(list)
+    for rec in report.images:
+        by_hash[rec.sha1].append(rec)
+    for recs in by_hash.values():
+        labels = {r.label for r in recs}
+        if len(labels) > 1:
+            names = ", ".join(f"{report.classes[r.label]}/{Path(r.path).name}" for r in recs)
+            out.append(f"identical files in different classes: {names}")
+    out += _near_duplicate_warnings(report)
+    if loose:
+        out.append(
+            f"{len(loose)} image(s) lie directly in the dataset folder, outside any class "
+            "folder, and are not used"
+        )
+    return out
+
+
+def _near_duplicate_warnings(report: DatasetReport, shown: int = 10) -> list[str]:
+    """One line per group of near-duplicate photos that spans classes (identical files are
+    reported on their own), at most ``shown`` of them."""
+    groups = report.duplicate_groups()
+    members: dict[int, list[ImageRecord]] = defaultdict(list)
+    for rec, g in zip(report.images, groups, strict=True):
+        members[int(g)].append(rec)
+    lines = []
+    for recs in members.values():
+        if len({r.label for r in recs}) > 1 and len({r.sha1 for r in recs}) > 1:
+            names = ", ".join(f"{report.classes[r.label]}/{Path(r.path).name}" for r in recs)
+            lines.append(f"near-duplicate photos in different classes (one may be mislabelled): "
+                         f"{names}")
+    if len(lines) > shown:
+        lines = lines[:shown] + [f"... and {len(lines) - shown} more groups of near-duplicate "
+                                 "photos in different classes"]
+    return lines
+
+
+def stratified_split(
+    labels: np.ndarray, val_fraction: float, seed: int = 0, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (train, validation), keeping each class's share.
+
+    Each class with at least two images gives at least one to validation (when val_fraction > 0)
+    and keeps at least one for training. Images with the same ``groups`` id (near-duplicates,
+    :meth:`DatasetReport.duplicate_groups`) all land on one side, so validation images are not
+    copies of training images; a class whose images are all one group stays in training.
+
+    Raises:
+        DatasetError: val_fraction is outside [0, 0.9].
+    """
+    if not 0.0 <= val_fraction <= 0.9:
+        raise DatasetError(f"validation split must be between 0 and 0.9, got {val_fraction}")
+    if groups is None:
+        groups = np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    train_idx: list[int] = []
+    val_idx: list[int] = []
+    in_val: dict[int, bool] = {}  # the side each group went to
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * val_fraction))
+        if val_fraction > 0 and len(idx) >= 2:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        else:
+            n_val = 0 if len(idx) < 2 else n_val
+        units: dict[int, list[int]] = {}
+        for i in idx.tolist():
+            units.setdefault(int(groups[i]), []).append(i)
+        taken = sum(len(m) for g, m in units.items() if in_val.get(g))
+        for g, members in units.items():
+            if g not in in_val:  # whole groups fill validation while they fit
+                in_val[g] = taken + len(members) <= n_val
+                taken += len(members) if in_val[g] else 0
+            (val_idx if in_val[g] else train_idx).extend(members)
+    return np.array(sorted(train_idx), dtype=np.int64), np.array(sorted(val_idx), dtype=np.int64)

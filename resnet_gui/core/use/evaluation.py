@@ -1,0 +1,257 @@
+"""Evaluate a classifier on labelled images: accuracy, per-class metrics, the confusion matrix,
+suspected label errors, calibration and (optionally) robustness to corrupted copies.
+
+What each number means: docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from resnet_gui.core.base.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    reliability,
+)
+from resnet_gui.core.base.errors import DatasetError, Stopped
+from resnet_gui.core.data.dataset import DatasetReport, scan_dataset
+from resnet_gui.core.use.inference import Classifier
+
+#: A wrong prediction at least this sure (probability of the predicted class) makes the image's
+#: folder label suspect.
+LABEL_ERROR_MIN_CONFIDENCE = 0.5
+
+
+@dataclass
+class EvaluationReport:
+    """Metrics of one evaluation; ``confusion_matrix[i][j]`` counts true class i predicted j.
+
+    ``paths``, ``labels`` and ``probabilities`` (calibrated, one row per image, in class order)
+    keep every image's result, so a view can list the images behind any cell.
+    """
+
+    accuracy: float
+    classes: list[str]
+    per_class: dict[str, dict[str, float | int | None]]
+    confusion_matrix: list[list[int]]
+    misclassified: list[dict] = field(default_factory=list)
+    suspected_label_errors: list[dict] = field(default_factory=list)
+    calibration: dict = field(default_factory=dict)
+    reliability: list[dict] = field(default_factory=list)
+    robustness: dict[str, float] | None = None
+    unusable: list[dict] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def to_dict(self) -> dict:
+        """The JSON form printed by ``resnet-gui evaluate --format json``."""
+        out = {
+            "accuracy": self.accuracy,
+            "images": len(self.paths),
+            "classes": self.classes,
+            "per_class": self.per_class,
+            "confusion_matrix": self.confusion_matrix,
+            "misclassified": self.misclassified,
+            "suspected_label_errors": self.suspected_label_errors,
+            "calibration": self.calibration,
+            "reliability": self.reliability,
+            "unusable": self.unusable,
+        }
+        if self.robustness is not None:
+            out["robustness"] = self.robustness
+        return out
+
+    def cell(self, true: int, predicted: int) -> list[dict]:
+        """The images of one confusion-matrix cell, most confident first."""
+        pred = self.probabilities.argmax(axis=1) if len(self.paths) else np.zeros(0, int)
+        idx = np.flatnonzero((self.labels == true) & (pred == predicted))
+        rows = [
+            {"path": self.paths[i], "probability": float(self.probabilities[i, predicted]),
+             "label": self.classes[true], "predicted": self.classes[predicted]}
+            for i in idx
+        ]
+        return sorted(rows, key=lambda r: -r["probability"])
+
+
+def metrics_from_predictions(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]
+) -> tuple[float, dict[str, dict[str, float | int | None]], list[list[int]]]:
+    """Accuracy, per-class precision/recall/F1/support and the confusion matrix.
+
+    A class with no images has recall and F1 None (not 0: nothing was measured); a class the
+    model never predicted has precision None.
+    """
+    n = len(classes)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    per_class: dict[str, dict[str, float | int | None]] = {}
+    for i, name in enumerate(classes):
+        tp = cm[i, i]
+        predicted = cm[:, i].sum()
+        support = cm[i, :].sum()
+        precision = float(tp / predicted) if predicted else None
+        recall = float(tp / support) if support else None
+        if precision is None or recall is None:
+            f1 = None if not support else 0.0
+        else:
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {
+            "precision": None if precision is None else round(precision, 6),
+            "recall": None if recall is None else round(recall, 6),
+            "f1": None if f1 is None else round(f1, 6),
+            "support": int(support),
+        }
+    accuracy = float(np.trace(cm) / cm.sum()) if cm.sum() else 0.0
+    return accuracy, per_class, cm.tolist()
+
+
+def suspected_label_errors(
+    paths: list[str], labels: np.ndarray, probs: np.ndarray, classes: list[str],
+    min_confidence: float = LABEL_ERROR_MIN_CONFIDENCE,
+) -> list[dict]:
+    """Images whose folder label disagrees with a confident prediction, most suspicious first.
+
+    Ranked by the log-odds of the predicted class over the given label, log p_pred - log
+    p_label: it does not saturate at 1 for a sharply calibrated model, and the order is the same
+    whatever the temperature. Each row's "confidence" that the label is wrong is p_pred - p_label
+    (in the spirit of confident learning, Northcutt et al. 2021).
+    """
+    if not len(paths):
+        return []
+    pred = probs.argmax(axis=1)
+    p_pred = probs[np.arange(len(pred)), pred]
+    p_label = probs[np.arange(len(pred)), labels]
+    margin = np.log(np.clip(p_pred, 1e-300, 1)) - np.log(np.clip(p_label, 1e-300, 1))
+    chosen = np.flatnonzero((pred != labels) & (p_pred >= min_confidence))
+    return [
+        {"path": paths[i], "label": classes[labels[i]], "predicted": classes[pred[i]],
+         "confidence": round(float(p_pred[i] - p_label[i]), 6)}
+        for i in sorted(chosen, key=lambda i: -margin[i])
+    ]
+
+
+def evaluate(
+    classifier: Classifier,
+    data: str | os.PathLike[str] | DatasetReport,
+    *,
+    batch_size: int = 32,
+    robustness: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> EvaluationReport:
+    """Classify every usable image of ``data`` (folders named as the model's classes).
+
+    Args:
+        classifier: the model (its temperature, if any, calibrates the probabilities).
+        data: a class-per-folder tree, or a scan of one (e.g. a training run's validation
+            images).
+        batch_size: images per forward pass.
+        robustness: also measure accuracy on corrupted copies (``core.robustness``): one more
+            pass per corruption over the same decoded images.
+        progress: called as ``progress(done, total)`` in forward passes.
+        should_stop: polled between batches.
+
+    Raises:
+        DatasetError: the folder is missing, has no usable images, or has classes the model
+            does not know (named).
+        Stopped: ``should_stop`` returned True (during the scan too).
+    """
+    from resnet_gui.core.data import pipeline
+    from resnet_gui.core.data.robustness import CORRUPTIONS, corrupt
+
+    classes = list(classifier.class_names)
+    passes = 1 + (len(CORRUPTIONS) if robustness else 0)
+    if isinstance(data, DatasetReport):
+        report = data
+    else:
+        # The scan decodes every file once: it counts as one pass on the progress bar.
+        def scanned(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total * (1 + passes))
+
+        report = scan_dataset(data, classes=classes, should_stop=should_stop, progress=scanned)
+    if report.classes != classes:
+        unknown = [c for c in report.classes if c not in classes]
+        raise DatasetError(
+            f"classes the model does not know: {', '.join(unknown) or '(order differs)'}"
+        )
+    if not report.images:
+        raise DatasetError(f"no usable images in {report.root}")
+    names = ["clean", *CORRUPTIONS] if robustness else ["clean"]
+    paths = report.paths
+    all_labels = report.labels
+    scan_share = 0 if isinstance(data, DatasetReport) else len(paths)
+    total = scan_share + len(paths) * len(names)
+    raw = np.zeros((len(paths), len(classes)))
+    correct = {name: 0 for name in names[1:]}
+    keep = np.ones(len(paths), bool)
+    unusable = [{"path": u.path, "reason": u.reason} for u in report.unusable]
+    done = scan_share
+    for begin in range(0, len(paths), batch_size):
+        if should_stop is not None and should_stop():
+            raise Stopped("stopped")
+        chunk = paths[begin : begin + batch_size]
+        images, errors = pipeline.decode_many(chunk, classifier.image_size, workers=2)
+        failed = {e.path for e in errors}
+        ok = np.array([p not in failed for p in chunk])
+        for e in errors:  # changed since the scan
+            unusable.append({"path": e.path, "reason": e.reason})
+        keep[begin : begin + len(chunk)] = ok
+        images = images[ok]
+        y = all_labels[begin : begin + len(chunk)][ok]
+        if len(images):
+            raw[begin : begin + len(chunk)][ok] = classifier.predict_arrays(
+                images, calibrated=False
+            )
+        done += len(chunk)
+        for offset, name in enumerate(names[1:], start=1):
+            if len(images):
+                p = classifier.predict_arrays(corrupt(images, name, seed=begin + offset))
+                correct[name] += int((p.argmax(axis=1) == y).sum())
+            done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+
+    if not keep.any():
+        raise DatasetError(f"none of the images in {report.root} could be read")
+    labels = all_labels[keep]
+    raw = raw[keep]
+    kept_paths = [p for p, k in zip(paths, keep, strict=True) if k]
+    probs = apply_temperature(raw, classifier.temperature)
+    pred = probs.argmax(axis=1)
+    accuracy, per_class, cm = metrics_from_predictions(labels, pred, classes)
+    misclassified = [
+        {"path": kept_paths[i], "true": classes[labels[i]], "predicted": classes[pred[i]],
+         "probability": round(float(probs[i, pred[i]]), 6)}
+        for i in np.flatnonzero(pred != labels)
+    ]
+    misclassified.sort(key=lambda m: -m["probability"])
+    n = len(labels)
+    return EvaluationReport(
+        accuracy=accuracy,
+        classes=classes,
+        per_class=per_class,
+        confusion_matrix=cm,
+        misclassified=misclassified,
+        suspected_label_errors=suspected_label_errors(kept_paths, labels, probs, classes),
+        calibration={
+            "temperature": round(float(classifier.temperature), 6),
+            "ece": round(expected_calibration_error(probs, labels), 6),
+            "ece_uncalibrated": round(expected_calibration_error(raw, labels), 6),
+        },
+        reliability=reliability(probs, labels),
+        robustness=(
+            {"clean": round(accuracy, 6),
+             **{k: round(v / max(1, n), 6) for k, v in correct.items()}}
+            if robustness else None
+        ),
+        unusable=unusable,
+        paths=kept_paths,
+        labels=labels,
+        probabilities=probs,
+    )
