@@ -52,11 +52,11 @@ def test_a_failure_in_the_child_is_one_message(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_an_unexpected_failure_in_the_child_keeps_its_traceback(tiny_data: Path) -> None:
-    """A failure no message of ours explains (Keras refuses a layer of width 0, which nothing
-    checks before the model is built) comes back as one line, with the child's traceback for
-    the details view."""
+    """A failure no message of ours explains (Keras refuses a dropout rate of 1.5, a setting
+    only scripts can give and nothing checks before the model is built) comes back as one
+    line, with the child's traceback for the details view."""
     with pytest.raises(RemoteTrainingError) as info:
-        train_in_subprocess(TrainConfig(str(tiny_data), epochs=1, width=0, weights="none",
+        train_in_subprocess(TrainConfig(str(tiny_data), epochs=1, dropout=1.5, weights="none",
                                         arch="resnet18", augment="none"))
     err = info.value
     assert "ValueError" in str(err) and "\n" not in str(err)
