@@ -27,7 +27,10 @@ for _name, _sub in SANDBOXED.items():
     os.environ[_name] = str(SANDBOX / _sub)
 atexit.register(shutil.rmtree, SANDBOX, ignore_errors=True)
 #: And the network is never tried: weights downloads fail at once, as after a failed attempt.
+#: Set here too, not only in the fixture below: session fixtures (a trained model) are made
+#: before function-scoped ones.
 NO_NETWORK = "the test suite never uses the network"
+os.environ["RESNET_GUI_WEIGHTS_OFFLINE"] = NO_NETWORK  # weights.OFFLINE_ENV (no import yet)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

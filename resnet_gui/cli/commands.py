@@ -99,7 +99,7 @@ class _TerminalProgress:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig that ``train``'s arguments stand for (``core.server_command`` writes
+    """The TrainConfig that ``train``'s arguments stand for (``core.train.server_command`` writes
     these arguments back from a TrainConfig)."""
     from resnet_gui.core.base.config import TRAIN_FLAGS, TrainConfig
 

@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from resnet_gui.core.base.tfsetup import DEBUG_ENV
 
         os.environ[DEBUG_ENV] = "1"  # before TensorFlow loads, here and in child processes
-    from resnet_gui.core.base.errors import ResnetGuiError
+    from resnet_gui.core.base.errors import ResnetGuiError, Stopped
     from resnet_gui.core.data.images import configure_pillow
 
     configure_pillow()
@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cache": commands.cmd_cache,
         }[args.command]
         return handler(args)
+    except Stopped as exc:  # asked for: not an error
+        print(f"resnet-gui: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (UsageError, ResnetGuiError) as exc:
         if debug:
             raise

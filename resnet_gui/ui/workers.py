@@ -8,7 +8,7 @@ the work polls it. Nothing here ever touches a widget. :meth:`ThreadPool.submit`
 starts a worker in one call (after superqt's ``create_worker(..., _connect={...})``).
 
 The work functions below are thin: each calls one core function. Training itself runs in a child
-process (``core.remote``); its thread only relays messages.
+process (``core.train.remote``); its thread only relays messages.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ SIGNALS = ("started", "progressed", "returned", "errored", "finished")
 
 
 class Worker(QObject):
-    """Runs one function in a worker thread; see the module docstring for the signal order."""
+    """Runs one function in a worker thread; see the module docstring for the signal order.
+
+    A work function that raises :class:`~resnet_gui.core.base.errors.Stopped` (the user asked
+    to stop it) ends with ``returned(None)``: the slots of stoppable work (scan, training,
+    evaluation) read None as "stopped"; the others' work never raises it.
+    """
 
     started = Signal()
     progressed = Signal(object)
@@ -166,7 +171,7 @@ _ORPHANS: list[tuple[Worker, QThread]] = []
 def training_work(
     config: Any, report: Any = None, abort: threading.Event | None = None
 ) -> WorkFn:
-    """Train in a child process (``core.remote.train_in_subprocess``). Progress events are the
+    """Train in a child process (``core.train.remote.train_in_subprocess``). Progress events are the
     core's event dicts with a ``kind`` key ("batch", "epoch", "log"); the result is the core's
     ``TrainResult`` with its model loaded, or None when stopped before the first epoch ended
     (or ``abort`` was set: the child is then killed at once)."""
@@ -264,7 +269,7 @@ def predict_work(
 
 
 def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
-    """Evaluate (``core.evaluation.evaluate``); progress is (done, total); the result is an
+    """Evaluate (``core.use.evaluation.evaluate``); progress is (done, total); the result is an
     EvaluationReport, or None when stopped."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
@@ -334,7 +339,7 @@ def explain_one_work(classifier: Any, path: str) -> WorkFn:
 
 def sort_work(classifier: Any, inputs: list[str], out: str, move: bool,
               min_confidence: float) -> WorkFn:
-    """``core.sorting.sort_into``; progress is (done, total); the result is a SortReport."""
+    """``core.use.sorting.sort_into``; progress is (done, total); the result is a SortReport."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         from resnet_gui.core.use.sorting import sort_into

@@ -66,7 +66,7 @@ def test_plan_carries_the_loss_and_optimiser_settings(tiny_data: Path) -> None:
 
 @pytest.mark.parametrize(("flag", "value", "needle"), [
     ("--patience", "-1", "patience must be 0 (off) or more"),
-    ("--learning-rate", "0", "learning rate must be positive"),
+    ("--learning-rate", "-0.1", "learning rate must be positive"),
     ("--image-size", "8", "image size must be between 16 and 1024"),
     ("--augment", "flip,wobble", "wobble"),
     ("--arch", "resnet9", "unknown architecture"),

@@ -1,4 +1,4 @@
-"""The learning-rate schedule and early stopping (core.schedule), without training."""
+"""The learning-rate schedule and early stopping (core.train.schedule), without training."""
 
 from __future__ import annotations
 

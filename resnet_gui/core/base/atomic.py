@@ -4,13 +4,14 @@ killed process left behind.
 A file is written as ``.<stem>.<pid>.tmp<suffix>`` beside its target, then renamed over it, so
 a reader sees the old file or the new one, never half of one. A process killed mid-write leaves
 its temporary file; whoever next writes there (or counts the folder) removes it once no process
-with that pid is alive. Saves (``inference``) and the feature cache use it.
+with that pid is alive. Model saves (``model.files``) and the feature cache use it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def _alive(pid: int) -> bool:
     """Whether a process with ``pid`` exists (another user's counts as alive)."""
     if pid == os.getpid():
         return True
+    if sys.platform == "win32":  # there, signal 0 is CTRL_C_EVENT: ask the kernel instead
+        return _alive_on_windows(pid)
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
@@ -36,6 +39,23 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """``OpenProcess`` + ``GetExitCodeProcess``; a process we may not open is alive."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == access_denied  # type: ignore[attr-defined]
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return not ok or code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def leftovers(folder: Path, target: Path | None = None, recursive: bool = False) -> Iterator[Path]:

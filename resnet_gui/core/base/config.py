@@ -30,7 +30,7 @@ DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "brightness", "contrast")
 #: mild shifts and zooms.
 ALIGNED_AUGMENT = ("rotate", "shift", "zoom", "contrast")
 
-#: Where training runs (``--strategy``; ``core.distributed`` makes them): auto, one device,
+#: Where training runs (``--strategy``; ``core.train.distributed`` makes them): auto, one device,
 #: every GPU of one machine, or the machines named in TF_CONFIG.
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
@@ -85,14 +85,14 @@ class TrainConfig:
     label_smoothing: float = 0.1
     weight_decay: float = 5e-4
     #: Epochs without a lower validation loss before the run winds down and stops
-    #: (``core.schedule``); 0: run every epoch. None: on when the epochs are automatic.
+    #: (``core.train.schedule``); 0: run every epoch. None: on when the epochs are automatic.
     patience: int | None = None
     memory_budget_mb: int = 2048
     mixed_precision: str = "auto"  # auto | on | off
     feature_cache: bool = True  # frozen pretrained backbone: compute features once, on disk
     feature_views: int = 0  # augmented views cached per training image (besides the original)
     cache_dir: str | None = None  # default: ~/.cache/resnet-gui
-    #: Write a checkpoint at each epoch's end (``core.checkpoint``), keyed by data and output.
+    #: Write a checkpoint at each epoch's end (``core.train.checkpoint``), keyed by data and output.
     checkpoints: bool = True
     #: The output path the run is for (part of the checkpoint's key; None in the app).
     run_out: str | None = None
@@ -101,7 +101,7 @@ class TrainConfig:
     #: One of STRATEGIES: auto, one, mirrored (GPUs of one machine) or
     #: multiworker (machines named in TF_CONFIG). ``batch_size`` is the global batch.
     strategy: str = "auto"
-    #: Start from this saved model (``core.continuation``): same classes train on, other
+    #: Start from this saved model (``core.train.continuation``): same classes train on, other
     #: classes get a new head on the model's backbone.
     init: str | None = None
 
@@ -121,7 +121,8 @@ class TrainConfig:
 
 #: The ``resnet-gui train`` option of each TrainConfig field a user sets on the command line.
 #: One table: the parser names its options (and their ``dest``) from it, the CLI reads them back
-#: into a TrainConfig, and "Run on a server…" (``core.server_command``) writes them from one.
+#: into a TrainConfig, and "Run on a server…" (``core.train.server_command``) writes them from
+#: one.
 TRAIN_FLAGS: dict[str, str] = {
     "arch": "--arch", "weights": "--weights", "image_size": "--image-size",
     "epochs": "--epochs", "patience": "--patience", "batch_size": "--batch-size",
@@ -154,7 +155,7 @@ class TrainPlan:
     bn_momentum: float
     weight_decay: float
     label_smoothing: float
-    #: Early stopping's patience in epochs (0: a fixed number of epochs); see core.schedule.
+    #: Early stopping's patience in epochs (0: a fixed number of epochs); see core.train.schedule.
     patience: int = 0
     notes: list[str] = field(default_factory=list)
 

@@ -47,7 +47,7 @@ class ImageRecord:
     width: int
     height: int
     sha1: str
-    #: Perceptual hash of the picture (``core.duplicates``): near-duplicates have close ones.
+    #: Perceptual hash of the picture (``core.data.duplicates``): near-duplicates have close ones.
     phash: int = 0
 
 
@@ -91,7 +91,7 @@ class DatasetReport:
         return np.array([r.label for r in self.images], dtype=np.int32)
 
     def duplicate_groups(self) -> np.ndarray:
-        """A group id per image: near-duplicates (``core.duplicates``) share one."""
+        """A group id per image: near-duplicates (``core.data.duplicates``) share one."""
         from resnet_gui.core.data.duplicates import near_duplicate_groups
 
         return near_duplicate_groups(np.array([r.phash for r in self.images], dtype=np.uint64))

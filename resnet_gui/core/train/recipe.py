@@ -47,7 +47,8 @@ def _round16(x: float) -> int:
 
 def check_settings(config: TrainConfig) -> None:
     """Refuse the settings that are wrong whatever the data, before the scan and before
-    TensorFlow is imported: a bad ``--patience -1`` fails in milliseconds.
+    TensorFlow is imported: a bad ``--patience -1`` fails in milliseconds. As in
+    :func:`make_plan`, 0 (or None) for the image size, epochs or learning rate means "auto".
 
     Raises:
         TrainingError: with what is wrong and what is allowed.
@@ -55,17 +56,16 @@ def check_settings(config: TrainConfig) -> None:
     checks = [
         (config.fine_tune_blocks < 0,
          f"--fine-tune-layers must be >= 0, got {config.fine_tune_blocks}"),
-        (config.image_size is not None and not 16 <= int(config.image_size) <= 1024,
+        (bool(config.image_size) and not 16 <= int(config.image_size or 0) <= 1024,
          f"image size must be between 16 and 1024, got {config.image_size}"),
         (config.stem_stride is not None and config.stem_stride not in (1, 2, 4),
          f"stem stride must be 1, 2 or 4, got {config.stem_stride}"),
-        (config.epochs is not None and config.epochs < 1,
+        (config.epochs is not None and config.epochs < 0,
          f"epochs must be at least 1, got {config.epochs}"),
         (config.patience is not None and config.patience < 0,
          f"patience must be 0 (off) or more epochs, got {config.patience}"),
-        (config.learning_rate is not None and config.learning_rate <= 0,
+        (config.learning_rate is not None and config.learning_rate < 0,
          f"learning rate must be positive, got {config.learning_rate}"),
-        (config.batch_size < 1, f"batch size must be at least 1, got {config.batch_size}"),
         (config.fine_tune_blocks > 0 and (config.weights or "").lower() == "none",
          "fine-tuning the top blocks needs pretrained weights (--weights imagenet or PATH); "
          "a model from scratch trains all its layers anyway"),

@@ -181,7 +181,8 @@ def train_in_subprocess(
     Raises:
         RemoteTrainingError: the child failed; the message is the user's, and
             ``child_traceback`` the child's traceback (empty for errors the message explains).
-        Stopped: stopped before the first epoch ended, or aborted (``should_abort``).
+        Stopped: stopped before training began (nothing to keep), or aborted
+            (``should_abort``).
         TrainingError: the child died or would not stop.
     """
     from resnet_gui.core.model.files import open_model_file

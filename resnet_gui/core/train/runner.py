@@ -53,7 +53,7 @@ def build_for_plan(
 class Runner:
     """Runs the phases (head, then optional fine-tuning) and keeps history and best weights.
 
-    With a ``checkpoint``, each epoch's end writes one (``core.checkpoint``) holding
+    With a ``checkpoint``, each epoch's end writes one (``core.train.checkpoint``) holding
     ``checkpoint_state`` plus the position in the run; ``resume`` (a checkpoint's state) makes
     :meth:`fit` continue after its last completed epoch, weights, optimizer and schedule
     position restored.
@@ -184,7 +184,7 @@ class Runner:
             self.log({"message": f"warning: cannot write the checkpoint ({exc.strerror or exc})"})
 
     # --- one phase's progress, shared by Keras fit (below) and the custom loop
-    # (core.distributed): the schedule, the events, the best weights, checkpoints, stopping.
+    # (core.train.distributed): the schedule, the events, the best weights, checkpoints, stopping.
 
     def begin_phase(self, epochs: int, offset: int, phase: int) -> None:
         """Set up the progress bookkeeping of a phase of ``epochs`` after ``offset`` epochs."""

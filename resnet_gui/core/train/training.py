@@ -145,10 +145,12 @@ def train(
 
     Raises:
         DatasetError, TrainingError, WeightsUnavailableError: with a message for the user.
-        Stopped: stopped before the first epoch ended (nothing to keep).
+        Stopped: stopped before training began (during the scan, decoding or feature
+            extraction): nothing to keep. A stop during training returns the best weights.
     """
     started = time.perf_counter()
-    check_settings(config)  # in milliseconds: before the scan and before TensorFlow
+    if not config.resume:  # a resumed run takes its saved settings (checked by make_plan)
+        check_settings(config)  # in milliseconds: before the scan and before TensorFlow
     run = _Run(config, on_log or _noop, should_stop or (lambda: False))
     _open_run(run)
     _scan_and_split(run, report)
@@ -163,7 +165,7 @@ def train(
     except Stopped:
         raise Stopped(STOPPED_BEFORE_TRAINING) from None
     runner = _fit(run, model, backbone, data, on_batch or _noop, on_epoch or _noop)
-    return _finish(run, model, runner, data, time.perf_counter() - started)
+    return _finish(run, model, runner, data, started)
 
 
 def _open_run(run: _Run) -> None:
@@ -411,8 +413,9 @@ def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
     return runner
 
 
-def _finish(run: _Run, model: Any, runner: Runner, data: _Data, seconds: float) -> TrainResult:
-    """Calibrate, write the model card into the model, and say how it went."""
+def _finish(run: _Run, model: Any, runner: Runner, data: _Data, started: float) -> TrainResult:
+    """Calibrate, write the model card into the model, and say how it went (``started``: the
+    run's start on ``time.perf_counter``)."""
     from resnet_gui.core.base.tfsetup import versions
     from resnet_gui.core.model.build import set_model_info
 
@@ -431,6 +434,7 @@ def _finish(run: _Run, model: Any, runner: Runner, data: _Data, seconds: float) 
         epochs_run=len(runner.history), num_train=run.num_train, num_val=run.num_val,
         dataset=str(report.root), plan=plan.to_dict(), **calibration, **versions(),
     )
+    seconds = time.perf_counter() - started
     if runner.stopped:
         run.say("training stopped by the user; keeping the best weights so far")
     if val_acc is not None:
@@ -455,7 +459,7 @@ def _scan(folder: str, stop: ShouldStop, classes: list[str] | None = None) -> Da
 
 
 def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:
-    """Fit the temperature on the validation split (``core.calibration``); logs ECE before and
+    """Fit the temperature on the validation split (``core.base.calibration``); logs ECE before and
     after. Returns the model-card entries: temperature, ece, ece_uncalibrated."""
     from resnet_gui.core.base.calibration import (
         apply_temperature,

@@ -151,7 +151,7 @@ def evaluate(
         data: a class-per-folder tree, or a scan of one (e.g. a training run's validation
             images).
         batch_size: images per forward pass.
-        robustness: also measure accuracy on corrupted copies (``core.robustness``): one more
+        robustness: also measure accuracy on corrupted copies (``core.data.robustness``): one more
             pass per corruption over the same decoded images.
         progress: called as ``progress(done, total)`` in forward passes.
         should_stop: polled between batches.
