@@ -5,9 +5,51 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Slot
 
 from resnet_gui.core.base.config import TrainConfig
 from resnet_gui.ui.workers import ThreadPool, Worker, training_work
+
+
+class Recorder(QObject):
+    """Records a worker's signals in the GUI thread, as the app's slots receive them.
+
+    Not ``qtbot.waitSignals``: its callbacks are no QObject's slots, so Qt runs them in the
+    worker's thread. A worker that ends at once then quits the wait's event loop before it runs
+    and stops its timer from the wrong thread: the wait hung for good once in the full suite.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.messages: list[str] = []
+        self.events: list[dict] = []
+        worker.started.connect(self.started)
+        worker.progressed.connect(self.progressed)
+        worker.returned.connect(self.returned)
+        worker.errored.connect(self.errored)
+        worker.finished.connect(self.finished)
+
+    @Slot()
+    def started(self) -> None:
+        self.names.append("started")
+
+    @Slot(object)
+    def progressed(self, event: object) -> None:
+        self.events.append(event)  # type: ignore[arg-type]
+
+    @Slot(object)
+    def returned(self, result: object) -> None:
+        self.names.append("returned")
+
+    @Slot(str, str)
+    def errored(self, message: str, details: str) -> None:
+        self.names.append("errored")
+        self.messages.append(message)
+
+    @Slot()
+    def finished(self) -> None:
+        self.names.append("finished")
 
 
 @pytest.mark.slow
@@ -15,13 +57,12 @@ def test_training_worker_signals_in_strict_order(qtbot, tiny_data: Path) -> None
     config = TrainConfig(str(tiny_data), epochs=2, batch_size=4, width=8, augment="none",
                          weights="none")
     worker = Worker(training_work(config), name="train")
-    events: list[dict] = []
-    worker.progressed.connect(events.append)
+    seen = Recorder(worker)
     pool = ThreadPool()
-    with qtbot.waitSignals(
-        [worker.started, worker.returned, worker.finished], order="strict", timeout=120_000
-    ):
-        pool.start(worker)
+    pool.start(worker)
+    qtbot.waitUntil(lambda: "finished" in seen.names, timeout=120_000)
+    assert seen.names == ["started", "returned", "finished"]
+    events = seen.events
     kinds = [e["kind"] for e in events]
     assert kinds.count("epoch") == 2 and "batch" in kinds and "log" in kinds
     epochs = [e for e in events if e["kind"] == "epoch"]
@@ -38,13 +79,12 @@ def test_worker_error_becomes_message_then_finished(qtbot) -> None:  # noqa: ANN
         raise DatasetError("dataset folder does not exist: /nope")
 
     worker = Worker(fail)
-    messages: list[str] = []
-    worker.errored.connect(lambda m, tb: messages.append(m))
+    seen = Recorder(worker)
     pool = ThreadPool()
-    with qtbot.waitSignals([worker.started, worker.errored, worker.finished], order="strict",
-                           timeout=10_000):
-        pool.start(worker)
-    assert messages == ["dataset folder does not exist: /nope"]
+    pool.start(worker)  # it fails at once: every signal may come before any wait begins
+    qtbot.waitUntil(lambda: "finished" in seen.names, timeout=10_000)
+    assert seen.names == ["started", "errored", "finished"]
+    assert seen.messages == ["dataset folder does not exist: /nope"]
     pool.stop_all(5)
 
 
