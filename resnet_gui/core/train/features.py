@@ -87,12 +87,14 @@ class FeatureCache:
             tmp.unlink(missing_ok=True)  # an interrupted write leaves nothing
 
     def _files(self) -> list[Path]:
-        """The cached arrays, and the temporary files of writers that were killed (they take
-        space too: counted, pruned first and cleared)."""
+        """Every file the cache holds, in the order pruning removes them: first the temporary
+        files of writers that were killed (they take space too), then the cached arrays, least
+        recently used first."""
         if not self.root.exists():
             return []
         cached = [p for p in self.root.rglob("*.npy") if not p.name.startswith(".")]
-        return list(leftovers(self.root, recursive=True)) + cached
+        return list(leftovers(self.root, recursive=True)) + sorted(
+            cached, key=lambda p: p.stat().st_mtime)
 
     def usage(self) -> tuple[int, int]:
         """(number of files, total bytes)."""
@@ -101,8 +103,7 @@ class FeatureCache:
 
     def prune(self) -> int:
         """Delete the least recently used files until the cache fits ``max_bytes``."""
-        stale = set(leftovers(self.root, recursive=True))
-        files = sorted(self._files(), key=lambda p: (p not in stale, p.stat().st_mtime))
+        files = self._files()
         total = sum(p.stat().st_size for p in files)
         removed = 0
         for p in files:
@@ -115,8 +116,9 @@ class FeatureCache:
 
     def clear(self) -> tuple[int, int]:
         """Delete everything; returns (files removed, bytes freed)."""
-        n, size = self.usage()
-        for p in self._files():
+        files = self._files()
+        n, size = len(files), sum(p.stat().st_size for p in files)
+        for p in files:
             p.unlink(missing_ok=True)
         for d in sorted((p for p in self.root.rglob("*") if p.is_dir()), reverse=True) \
                 if self.root.exists() else []:

@@ -106,6 +106,13 @@ class _Run:
         """A line for the user's log."""
         self.log({"message": message})
 
+    @property
+    def classes(self) -> list[str]:
+        """The data set's class names (once scanned)."""
+        if self.report is None:
+            raise RuntimeError("the data set is not scanned yet")
+        return list(self.report.classes)
+
 
 @dataclass
 class _Data:
@@ -258,12 +265,12 @@ def _make_plan(run: _Run) -> None:
     if run.init is not None:
         from resnet_gui.core.train.continuation import continued_plan
 
-        plan = continued_plan(plan, run.init, run.report.classes)
+        plan = continued_plan(plan, run.init, run.classes)
     for note in plan.notes:
         run.say(note)
     run.say(
         f"{run.num_train} training and {run.num_val} validation images, "
-        f"{len(run.report.classes)} classes; {get_arch(plan.arch).title}, "
+        f"{len(run.classes)} classes; {get_arch(plan.arch).title}, "
         f"{plan.image_size} px, {plan.epochs} epochs, batch {plan.batch_size}"
     )
     run.plan = plan
@@ -295,17 +302,16 @@ def _build(run: _Run) -> tuple[Any, Any]:
     from resnet_gui.core.base.tfsetup import import_tensorflow
 
     plan, cluster, init = run.plan, run.cluster, run.init
-    assert run.report is not None
     if cluster.name != "one":
         run.say(cluster.describe(plan.batch_size))
     run.log({"phase": "building"})
     with cluster.scope():
-        model, backbone = build_for_plan(plan, run.report.classes,
+        model, backbone = build_for_plan(plan, run.classes,
                                          backbone=init.backbone if init is not None else None)
     if init is not None:
         from resnet_gui.core.train.continuation import copy_head
 
-        copy_head(init, model, run.report.classes)
+        copy_head(init, model, run.classes)
     on_cpu = not import_tensorflow().config.list_logical_devices("GPU")
     if on_cpu and (not plan.freeze_base or plan.fine_tune_blocks):
         from resnet_gui.core.model.memory import check_batch_fits
@@ -347,7 +353,7 @@ def _datasets(run: _Run, model: Any, augmenter: Any) -> _Data:
             say=run.say, should_stop=run.stop,
         )
         return _Data(train_ds, val_ds, val_paths, head)
-    classes = len(run.report.classes) if run.report is not None else 0
+    classes = len(run.classes)
     train_ds = pipeline.make_dataset(x_train, y_train, classes, batch_size=batch, shuffle=True,
                                      seed=config.seed, augmenter=augmenter)
     val_ds = pipeline.make_dataset(x_val, y_val, classes, batch_size=batch, shuffle=False,
@@ -363,7 +369,7 @@ def _file_datasets(run: _Run, pipeline: Any, augmenter: Any, batch: int) -> _Dat
         run.say(f"skipped {err.path}: {err.reason} (it changed since the scan)")
 
     y_train, y_val = _labels(run)
-    classes = len(run.report.classes) if run.report is not None else 0
+    classes = len(run.classes)
     size, seed = run.plan.image_size, run.config.seed
     val_paths = [r.path for r in run.val_recs]
     train_ds = pipeline.make_file_dataset(
