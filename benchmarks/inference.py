@@ -55,7 +55,7 @@ def main() -> None:
     x1 = load_image(paths[0], args.size)[None].astype(np.float32)
     for _ in range(3):
         model(x1, training=False)
-        list(clf.iter_predict(paths[:1], thumbnail_size=96))
+        list(clf.iter_predict_with_thumbnails(paths[:1], 96))
     import tensorflow as tf
 
     compiled = tf.function(lambda x: model(x, training=False))
@@ -63,7 +63,7 @@ def main() -> None:
         compiled(x1)
     raw1 = median_time(lambda: model(x1, training=False), 7)
     comp1 = median_time(lambda: compiled(x1), 7)
-    app1 = median_time(lambda: list(clf.iter_predict(paths[:1], thumbnail_size=96)), 7)
+    app1 = median_time(lambda: list(clf.iter_predict_with_thumbnails(paths[:1], 96)), 7)
     print(f"one photo: raw model(x) {1000 * raw1:.1f} ms (eager), compiled model "
           f"{1000 * comp1:.1f} ms; app path (decode + thumbnail + predict) {1000 * app1:.1f} ms; "
           f"ratio app/raw {app1 / raw1:.2f} (target <= 1.3), app/compiled {app1 / comp1:.2f}")

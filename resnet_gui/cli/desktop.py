@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from resnet_gui.core.base.assets import APP_ID, ICON_SIZES, icon_file
+from resnet_gui.core.base.atomic import replacing
 
 KERAS_MIME = "application/x-keras-model"
 
@@ -104,12 +105,11 @@ def install_desktop_entry(home: Path | None = None) -> list[str]:
     try:
         for target, source in entry_files(home).items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.partial")
-            if isinstance(source, Path):
-                shutil.copyfile(source, tmp)
-            else:
-                tmp.write_text(source, encoding="utf-8")
-            tmp.replace(target)
+            with replacing(target) as tmp:
+                if isinstance(source, Path):
+                    shutil.copyfile(source, tmp)
+                else:
+                    tmp.write_text(source, encoding="utf-8")
             written.append(target)
     except OSError:
         for path in written:

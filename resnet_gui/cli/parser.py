@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
 from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES, TRAIN_FLAGS
 from resnet_gui.core.data.dataset import FEW_IMAGES
-from resnet_gui.core.model.archs import ARCHITECTURES
+from resnet_gui.core.model.archs import ARCHITECTURES, STEM_STRIDES
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 from resnet_gui.core.use.export import EXPORT_FORMATS
 
@@ -36,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--uninstall-desktop-entry", action="store_true",
                      help="remove what --install-desktop-entry wrote")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    for add in (_add_gui, _add_scan, _add_train, _add_predict, _add_evaluate, _add_explain,
+                _add_export, _add_cache):
+        add(sub)
+    return parser
 
+
+def _add_gui(sub: Any) -> None:
     g = sub.add_parser("gui", help="open the desktop app (the default)")
     g.add_argument("--data", help="dataset folder to open in the Training tab")
     g.add_argument("--model", help="model file to load in the Inference tab")
@@ -47,10 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("images", nargs="*", help="images or folders to classify at once")
 
+
+def _add_scan(sub: Any) -> None:
     s = sub.add_parser("scan", help="check a dataset folder (one subfolder per class)")
     s.add_argument("data_dir")
     s.add_argument("--format", choices=("table", "json"), default="table")
 
+
+def _add_train(sub: Any) -> None:
+    """``train``: the data, the output and every setting of ``TRAIN_FLAGS``."""
     t = sub.add_parser("train", help="train a classifier on a dataset folder")
     flag = TRAIN_FLAGS  # every option that sets a TrainConfig field, named there
     t.add_argument("data_dir")
@@ -82,9 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "auto (mirrored with 2+ GPUs, else one). See docs/scaling.md")
     t.add_argument(flag["learning_rate"], dest="learning_rate", type=float,
                    help="peak learning rate (auto)")
-    t.add_argument(flag["stem_stride"], dest="stem_stride", type=int, choices=(1, 2, 4),
+    t.add_argument(flag["stem_stride"], dest="stem_stride", type=int, choices=STEM_STRIDES,
                    help="ResNet-18/34 from scratch: the stem's down-sampling (auto: 1 up to 40 px, "
                         "2 up to 96 px, else 4 as in the paper)")
+    _add_train_recipe(t)
+
+
+def _add_train_recipe(t: argparse.ArgumentParser) -> None:
+    """``train``'s validation, backbone, augmentation and continuation settings."""
+    flag = TRAIN_FLAGS
     v = t.add_mutually_exclusive_group()
     v.add_argument(flag["val_split"], dest="val_split", type=fraction, default=0.2)
     v.add_argument(flag["val_dir"], dest="val_dir",
@@ -130,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch (its settings are used; a checkpoint is written at every epoch's end)",
     )
 
+
+def _add_predict(sub: Any) -> None:
     p = sub.add_parser("predict", help="classify images or folders")
     p.add_argument("model")
     p.add_argument("paths", nargs="+")
@@ -152,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_input_scale(p)
 
+
+def _add_evaluate(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="measure a model on a labelled dataset folder")
     e.add_argument("model")
     e.add_argument("data_dir")
@@ -164,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_input_scale(e)
 
+
+def _add_explain(sub: Any) -> None:
     x = sub.add_parser("explain", help="show where the model looked (Grad-CAM overlays)")
     x.add_argument("model")
     x.add_argument("images", nargs="+", help="images or folders")
@@ -177,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the raw heat-map as <stem>_heatmap.png (8-bit greyscale)")
     add_input_scale(x)
 
+
+def _add_export(sub: Any) -> None:
     o = sub.add_parser("export", help="export a model to SavedModel, TFLite or ONNX")
     o.add_argument("model")
     o.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS))
@@ -191,8 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="typical images used to quantise an int8 model")
     add_input_scale(o)
 
+
+def _add_cache(sub: Any) -> None:
     c = sub.add_parser("cache", help="show or clear the feature cache")
     c.add_argument("action", choices=("info", "clear"))
-    return parser
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from resnet_gui.cli.common import EXIT_FAILED_INPUTS, EXIT_OK, UsageError, load_classifier
 
@@ -66,8 +67,8 @@ def _png_name(path: Path, used: set[str]) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a model; with --check, run the export in its runtime and compare."""
-    from resnet_gui.core.use.export import export_model, target_path
-    from resnet_gui.core.use.export_check import add_check_to_card, check_export
+    from resnet_gui.core.use.export import target_path
+    from resnet_gui.core.use.export_check import export_and_check
 
     if args.int8 and args.format != "tflite":
         raise UsageError("--int8 applies to --format tflite only")
@@ -78,14 +79,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"{folder} does not exist")
     target_path(args.format, args.out)  # a bad path is reported before the model loads
     clf = load_classifier(args)
-    exported = export_model(clf, args.format, args.out, int8=args.int8,
-                            calibration=args.calibration)
-    print(f"exported {exported.path} ({args.format}{', int8' if args.int8 else ''}); "
-          f"contract in {exported.card_path}")
-    if not args.check:
+
+    def exported(done: Any) -> None:
+        print(f"exported {done.path} ({args.format}{', int8' if args.int8 else ''}); "
+              f"contract in {done.card_path}", flush=True)
+
+    _, check = export_and_check(clf, args.format, args.out, int8=args.int8,
+                                calibration=args.calibration, check=args.check,
+                                on_exported=exported)
+    if check is None:
         return EXIT_OK
-    check = check_export(exported, args.format, clf, args.check, int8=args.int8)
-    add_check_to_card(exported, check)
     print(check.line())
     if not check.passed:
         print(f"the export agrees with the model on fewer than {check.threshold:.0%} of the "

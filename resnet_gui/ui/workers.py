@@ -257,11 +257,11 @@ def predict_work(
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
         done = 0
-        for batch in classifier.iter_predict(
-            paths, top_k=top_k, batch_size=batch_size, should_stop=should_stop,
-            thumbnail_size=thumb_size, min_confidence=min_confidence,
+        for batch in classifier.iter_predict_with_thumbnails(
+            paths, thumb_size, top_k=top_k, batch_size=batch_size, should_stop=should_stop,
+            min_confidence=min_confidence,
         ):
-            emit([{**pred.to_dict(), "thumbnail": pred.thumbnail} for pred in batch])
+            emit([{**pred.to_dict(), "thumbnail": thumb} for pred, thumb in batch])
             done += len(batch)
         return done
 
@@ -356,19 +356,9 @@ def export_work(classifier: Any, fmt: str, out: str, int8: bool, calibration: st
     the result is (Exported, CheckResult or None)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
-        from resnet_gui.core.use.export import export_model
-        from resnet_gui.core.use.export_check import add_check_to_card, check_export
+        from resnet_gui.core.use.export_check import export_and_check
 
-        emit(f"Exporting {fmt}…")
-        exported = export_model(classifier, fmt, out, int8=int8, calibration=calibration)
-        if not check or should_stop():
-            return exported, None
-        emit(f"Checking {exported.path.name} in its own runtime…")
-        result = check_export(exported, fmt, classifier, check, int8=int8,
-                              should_stop=should_stop)
-        if should_stop():  # a partial check proves nothing: not recorded
-            return exported, None
-        add_check_to_card(exported, result)
-        return exported, result
+        return export_and_check(classifier, fmt, out, int8=int8, calibration=calibration,
+                                check=check, progress=emit, should_stop=should_stop)
 
     return work

@@ -46,13 +46,13 @@ def test_near_duplicates_across_classes_are_warned(tmp_path: Path) -> None:
 
 
 def test_few_images_per_class_are_warned(tmp_path: Path) -> None:
-    root = write_tiny_classes(tmp_path / "d", n=FEW_IMAGES, size=32)
-    for f in sorted((root / "flower").glob("*.jpg"))[: FEW_IMAGES - 12]:
-        f.unlink()
+    """The boundary: FEW_IMAGES images is few (as the recipe counts), one more is not."""
+    root = write_tiny_classes(tmp_path / "d", n=FEW_IMAGES + 1, size=32)
+    sorted((root / "flower").glob("*.jpg"))[0].unlink()
     warnings = scan_dataset(root).warnings
     few = [w for w in warnings if "expect lower accuracy on new photos" in w]
-    assert few == [f"class 'flower' has only 12 images: expect lower accuracy on new photos; "
-                   f"add images ({FEW_IMAGES} or more per class)"]
+    assert few == [f"class 'flower' has only {FEW_IMAGES} images: expect lower accuracy on new "
+                   f"photos; add images (more than {FEW_IMAGES} per class)"]
 
 
 def test_split_keeps_each_group_on_one_side() -> None:

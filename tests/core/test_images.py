@@ -68,6 +68,24 @@ def test_exif_rotation_applied(tmp_path: Path) -> None:
     assert np.abs(a - b).max() == 0
 
 
+def test_source_size_is_the_upright_size(tmp_path: Path) -> None:
+    """A 60x40 photo stored turned (40x60) with an EXIF orientation: the size reported (what
+    the scan shows) is the upright one, with or without resizing."""
+    from PIL import Image
+
+    from resnet_gui.core.data.images import open_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored = tmp_path / "turned.jpg"
+    Image.new("RGB", (60, 40), (200, 30, 30)).transpose(Image.Transpose.ROTATE_90).save(
+        stored, exif=exif)
+    assert Image.open(stored).size == (40, 60)
+    assert open_image(stored).size == (60, 40)
+    for size in (None, 32):
+        assert open_image(stored, size=size).info["source_size"] == (60, 40), size
+
+
 def test_a_12000x9000_jpeg_is_decoded_reduced_not_refused(tmp_path: Path) -> None:
     from PIL import Image
 

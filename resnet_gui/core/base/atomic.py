@@ -4,26 +4,73 @@ killed process left behind.
 A file is written as ``.<stem>.<pid>.tmp<suffix>`` beside its target, then renamed over it, so
 a reader sees the old file or the new one, never half of one. A process killed mid-write leaves
 its temporary file; whoever next writes there (or counts the folder) removes it once no process
-with that pid is alive. Model saves (``model.files``) and the feature cache use it.
+with that pid is alive. Model saves (``model.files``), the feature cache, exports and their
+sidecars, sorting's copies and the desktop entry all write through here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from resnet_gui.core.base.errors import ModelFileError
+from resnet_gui.core.base.errors import InputError, ModelFileError
 
 _TEMPORARY = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.tmp(?P<suffix>(\.[^.]+)*)$")
 
 
-def temporary_path(target: Path) -> Path:
+def temporary_path(target: Path, suffix: str | None = None) -> Path:
     """Where this process writes ``target`` before renaming it (hidden, same folder and suffix:
-    Keras and NumPy want their suffixes)."""
-    return target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    Keras and NumPy want their suffixes; ``suffix`` replaces it, e.g. in lower case)."""
+    return target.with_name(f".{target.stem}.{os.getpid()}.tmp"
+                            f"{target.suffix if suffix is None else suffix}")
+
+
+@contextlib.contextmanager
+def replacing(target: Path, suffix: str | None = None) -> Iterator[Path]:
+    """A temporary path beside ``target`` to write (a file or a folder; its suffix: see
+    :func:`temporary_path`); when the block ends without an error it takes ``target``'s place
+    (a folder: :func:`replace_folder`), otherwise it is deleted. Nothing half-written is ever at
+    ``target``."""
+    tmp = temporary_path(target, suffix)
+    try:
+        yield tmp
+        if tmp.is_dir():
+            replace_folder(tmp, target)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_text(target: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    with replacing(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``; a folder already there goes only after the rename
+    (if the rename fails, it is put back)."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -102,3 +149,85 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
             f"cannot write {target}: {exc.strerror or exc} (checked before training)"
         ) from exc
     return target
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def free_names(folder: Path, name: str) -> Iterator[Path]:
+    """``folder/name``, then ``name (2)``, ``name (3)``...: the names a copy may take, in order
+    (the first that does not exist is free)."""
+    stem, suffix = os.path.splitext(name)
+    yield folder / name
+    for k in range(2, 100_000):
+        yield folder / f"{stem} ({k}){suffix}"
+
+
+def copy_into(source: Path, folder: Path) -> Path:
+    """Copy ``source`` into ``folder`` under a free name (:func:`free_names`), never replacing a
+    file: written under a temporary name, flushed to disk, then linked (or, without hard links,
+    created exclusively). Returns the copy's path.
+
+    Raises:
+        InputError: no free name.
+        OSError: the copy failed (nothing is left behind).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = temporary_path(folder / source.name)
+    try:
+        with source.open("rb") as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        shutil.copystat(source, partial)
+        for cand in free_names(folder, source.name):
+            try:
+                os.link(partial, cand)  # fails if cand exists: never overwrites
+                return cand
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here (FAT, exFAT, some shares)
+                made = _create_new(cand, partial)
+                if made:
+                    return cand
+        raise InputError(f"no free name for {source.name} in {folder}")
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _create_new(target: Path, partial: Path) -> bool:
+    """Copy ``partial`` to ``target`` only if ``target`` does not exist (O_EXCL)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as dst, partial.open("rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        shutil.copystat(partial, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # never leave a half-written final name
+        raise
+    return True
+
+
+def drop_if_same(source: Path, copy: Path) -> bool:
+    """Delete ``source`` if ``copy`` holds the same bytes; True when deleted."""
+    try:
+        if source.stat().st_size == copy.stat().st_size and file_digest(source) == file_digest(
+            copy
+        ):
+            source.unlink()
+            return True
+    except OSError:
+        pass
+    return False

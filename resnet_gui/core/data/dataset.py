@@ -30,9 +30,21 @@ from resnet_gui.core.data.images import (
 #: A class with fewer than this fraction of the largest class's images gets a warning.
 IMBALANCE_RATIO = 0.25
 
-#: A class with fewer images than this gets a warning: a model learns its look from too few
-#: photos and does worse on new ones (docs/recipe.md: few-shot sets).
+#: A class with this many images or fewer is "few" (:func:`is_few`): the scan warns, since a
+#: model learns its look from too few photos and does worse on new ones, and the recipe's
+#: automatic epochs do not stop early (docs/recipe.md: few-shot sets).
 FEW_IMAGES = 20
+
+
+def is_few(images_per_class: float) -> bool:
+    """True when a class with ``images_per_class`` images counts as few (the one meaning of
+    :data:`FEW_IMAGES`)."""
+    return images_per_class <= FEW_IMAGES
+
+
+#: The folder of a data set where removed images are kept (``core.data.edits``): it is not a
+#: class, and the scan skips it.
+REMOVED_FOLDER = "_removed"
 
 #: Side of the grey thumbnail each image leaves behind in a scan (for the mirror check).
 THUMB_SIDE = 16
@@ -209,7 +221,7 @@ def scan_dataset(
         max_pixels: larger images are reported as "too large".
         workers: decoding threads (default: one per CPU, at least 2).
         progress: called as ``progress(done, total)`` while files are checked.
-        should_stop: polled between files; when it returns True the scan raises DatasetError.
+        should_stop: polled between files; when it returns True the scan raises Stopped.
 
     Returns:
         A :class:`DatasetReport`; images are in class order, then path order.
@@ -222,11 +234,49 @@ def scan_dataset(
 
     start = time.perf_counter()
     root_path = Path(root).expanduser()
+    class_names = _class_names(root_path, classes)
+    jobs, skipped = _list_jobs(root_path, class_names)
+    records, thumbs, unusable = _check_files(jobs, max_pixels, workers, progress, should_stop)
+
+    from resnet_gui.core.data.duplicates import perceptual_hashes
+
+    usable = np.array([r is not None for r in records], dtype=bool)
+    hashes = perceptual_hashes(thumbs[usable])
+    images = [replace(r, phash=int(h))
+              for r, h in zip((r for r in records if r is not None), hashes, strict=True)]
+    if not images:
+        raise DatasetError(
+            f"no usable images in {root_path}"
+            + (f" ({len(unusable)} files could not be read)" if unusable else "")
+        )
+    report = DatasetReport(
+        root=str(root_path),
+        classes=class_names,
+        images=images,
+        unusable=sorted(unusable, key=lambda u: u.path),
+        skipped=sorted(skipped),
+        seconds=time.perf_counter() - start,
+        mirror_asymmetry=mirror_asymmetry(
+            thumbs[usable], np.array([r.label for r in images], dtype=np.int32)),
+    )
+    loose = [p for p in root_path.iterdir() if p.is_file() and has_image_extension(p)]
+    report.warnings = _warnings(report, loose)
+    return report
+
+
+def _class_names(root_path: Path, classes: Iterable[str] | None) -> list[str]:
+    """The class names: ``classes`` when given (every subfolder must be one of them), else the
+    subfolders, at least two.
+
+    Raises:
+        DatasetError: no such folder, a folder the model does not know, or fewer than two.
+    """
     if not root_path.exists():
         raise DatasetError(f"dataset folder does not exist: {root_path}")
     if not root_path.is_dir():
         raise DatasetError(f"not a folder: {root_path} (expected one subfolder per class)")
-    folders = sorted(p.name for p in root_path.iterdir() if p.is_dir() and not is_hidden(p))
+    folders = sorted(p.name for p in root_path.iterdir()
+                     if p.is_dir() and not is_hidden(p) and p.name != REMOVED_FOLDER)
     if classes is not None:
         class_names = list(classes)
         unknown = [f for f in folders if f not in class_names]
@@ -234,33 +284,47 @@ def scan_dataset(
             raise DatasetError(
                 f"{root_path} has class folders the model does not know: {', '.join(unknown)}"
             )
-    else:
-        class_names = folders
-        if not folders:
-            raise DatasetError(
-                f"no class folders in {root_path}: put each class's images in its own subfolder"
-            )
-        if len(folders) == 1:
-            raise DatasetError(
-                f"only one class folder in {root_path} ({folders[0]}): a classifier needs at "
-                "least two classes, each in its own subfolder"
-            )
+        return class_names
+    if not folders:
+        raise DatasetError(
+            f"no class folders in {root_path}: put each class's images in its own subfolder"
+        )
+    if len(folders) == 1:
+        raise DatasetError(
+            f"only one class folder in {root_path} ({folders[0]}): a classifier needs at "
+            "least two classes, each in its own subfolder"
+        )
+    return folders
 
+
+def _list_jobs(root_path: Path, class_names: list[str]) -> tuple[list[tuple[Path, int]],
+                                                                 list[str]]:
+    """(path, label) of every file with an image extension in the class folders, and the
+    other files (hidden, or not images) that the scan skips."""
     skipped: list[str] = []
-    loose = [p for p in root_path.iterdir() if p.is_file() and has_image_extension(p)]
     jobs: list[tuple[Path, int]] = []
     for index, name in enumerate(class_names):
         folder = root_path / name
         if not folder.is_dir():
             continue
         for path in _list_files(folder):
-            if is_hidden(path):
-                skipped.append(str(path))
-            elif has_image_extension(path):
+            if not is_hidden(path) and has_image_extension(path):
                 jobs.append((path, index))
             else:
                 skipped.append(str(path))
+    return jobs, skipped
 
+
+def _check_files(
+    jobs: list[tuple[Path, int]], max_pixels: int, workers: int | None,
+    progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
+) -> tuple[list[ImageRecord | None], np.ndarray, list[UnusableFile]]:
+    """Check every file in parallel threads: a record (None for a file that failed) and a
+    small grey thumbnail per job, and the files that cannot be used.
+
+    Raises:
+        Stopped: ``should_stop`` returned True.
+    """
     records: list[ImageRecord | None] = [None] * len(jobs)
     thumbs = np.zeros((len(jobs), THUMB_SIDE, THUMB_SIDE), np.int16)
     unusable: list[UnusableFile] = []
@@ -274,7 +338,6 @@ def scan_dataset(
         except ImageError as err:
             unusable.append(UnusableFile(str(path), err.reason, err.detail))
 
-    done = 0
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         # Submit in bounded waves so should_stop is honoured quickly and memory stays flat.
         wave = n_workers * 8
@@ -282,35 +345,9 @@ def scan_dataset(
             if should_stop is not None and should_stop():
                 raise Stopped("scan stopped")
             list(pool.map(check, range(begin, min(begin + wave, len(jobs)))))
-            done = min(begin + wave, len(jobs))
             if progress is not None:
-                progress(done, len(jobs))
-
-    from resnet_gui.core.data.duplicates import perceptual_hashes
-
-    usable = np.array([r is not None for r in records], dtype=bool)
-    hashes = perceptual_hashes(thumbs[usable])
-    images = [replace(r, phash=int(h))
-              for r, h in zip((r for r in records if r is not None), hashes, strict=True)]
-    unusable.sort(key=lambda u: u.path)
-    report = DatasetReport(
-        root=str(root_path),
-        classes=class_names,
-        images=images,
-        unusable=unusable,
-        skipped=sorted(skipped),
-        seconds=time.perf_counter() - start,
-        mirror_asymmetry=mirror_asymmetry(
-            thumbs[usable], np.array([r.label for r in images], dtype=np.int32)
-        ) if images else None,
-    )
-    if not images:
-        raise DatasetError(
-            f"no usable images in {root_path}"
-            + (f" ({len(unusable)} files could not be read)" if unusable else "")
-        )
-    report.warnings = _warnings(report, loose)
-    return report
+                progress(min(begin + wave, len(jobs)), len(jobs))
+    return records, thumbs, unusable
 
 
 def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
@@ -326,9 +363,9 @@ def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
                 f"class '{name}' has {n} images, far fewer than the largest class ({largest}): "
                 "its accuracy will suffer"
             )
-        elif n < FEW_IMAGES:
+        elif is_few(n):
             out.append(f"class '{name}' has only {n} images: expect lower accuracy on new "
-                       f"photos; add images ({FEW_IMAGES} or more per class)")
+                       f"photos; add images (more than {FEW_IMAGES} per class)")
     by_hash: dict[str, list[ImageRecord]] = defaultdict(list)
     for rec in report.images:
         by_hash[rec.sha1].append(rec)

@@ -85,6 +85,59 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _open_header(label: str, source: str | os.PathLike[str] | bytes,
+                 max_pixels: int) -> Image.Image:
+    """The file read and its header parsed by Pillow (nothing decoded yet).
+
+    Raises:
+        ImageError: unreadable, empty, not an image, or too many pixels.
+    """
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as exc:
+        raise ImageError(label, REASON_UNREADABLE, exc.strerror or str(exc)) from None
+    if not data:
+        raise ImageError(label, REASON_EMPTY)
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError(label, REASON_NOT_IMAGE, "Pillow cannot identify the format") from None
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size_text = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageError(label, REASON_TOO_LARGE, f"{size_text}, limit {max_pixels:,}") from None
+    except Exception as exc:  # noqa: BLE001 - any header failure means the file is unusable
+        raise ImageError(label, REASON_NOT_IMAGE, str(exc)) from None
+
+
+#: The EXIF tag that says how to turn the stored pixels upright (5-8: a quarter turn).
+_ORIENTATION = 0x0112
+
+
+def _decode_upright(label: str, img: Image.Image, size: int | None) -> tuple[Image.Image, bool]:
+    """Decode frame 0 fully, apply the EXIF orientation, convert to RGB and resize to
+    ``size`` (if given); True when the orientation turned the image by 90 degrees.
+
+    Raises:
+        ImageError: truncated, too large or unreadable data.
+    """
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        img.load()
+        turned = img.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn
+        upright = _to_rgb(ImageOps.exif_transpose(img))
+        return (resize_square(upright, size) if size is not None else upright), turned
+    except Image.DecompressionBombError as exc:
+        raise ImageError(label, REASON_TOO_LARGE, str(exc)) from None
+    except OSError as exc:
+        text = str(exc)
+        reason = REASON_TRUNCATED if "truncated" in text or "broken data" in text else REASON_UNREADABLE
+        raise ImageError(label, reason, text) from None
+    except (SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageError(label, REASON_UNREADABLE, str(exc) or type(exc).__name__) from None
+
+
 def open_image(
     source: str | os.PathLike[str] | bytes,
     *,
@@ -112,25 +165,7 @@ def open_image(
         ImageError: the file is empty, not an image, truncated, too large or unreadable.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
-    try:
-        if isinstance(source, bytes):
-            data = source
-        else:
-            data = Path(source).read_bytes()
-    except OSError as exc:
-        raise ImageError(label, REASON_UNREADABLE, exc.strerror or str(exc)) from None
-    if not data:
-        raise ImageError(label, REASON_EMPTY)
-    try:
-        img = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise ImageError(label, REASON_NOT_IMAGE, "Pillow cannot identify the format") from None
-    except Image.DecompressionBombError as exc:
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        size_text = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageError(label, REASON_TOO_LARGE, f"{size_text}, limit {max_pixels:,}") from None
-    except Exception as exc:  # noqa: BLE001 - any header failure means the file is unusable
-        raise ImageError(label, REASON_NOT_IMAGE, str(exc)) from None
+    img = _open_header(label, source, max_pixels)
     source_size = img.size
     want = size or draft
     if want is not None and img.format == "JPEG":
@@ -144,24 +179,9 @@ def open_image(
         )
     if width == 0 or height == 0:
         raise ImageError(label, REASON_NOT_IMAGE, "zero-sized image")
-    try:
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        img.load()
-        img = ImageOps.exif_transpose(img)
-        img = _to_rgb(img)
-        if (img.width > img.height) != (source_size[0] > source_size[1]):
-            source_size = (source_size[1], source_size[0])  # turned upright by EXIF
-        if size is not None:
-            img = resize_square(img, size)
-    except Image.DecompressionBombError as exc:
-        raise ImageError(label, REASON_TOO_LARGE, str(exc)) from None
-    except OSError as exc:
-        text = str(exc)
-        reason = REASON_TRUNCATED if "truncated" in text or "broken data" in text else REASON_UNREADABLE
-        raise ImageError(label, reason, text) from None
-    except (SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise ImageError(label, REASON_UNREADABLE, str(exc) or type(exc).__name__) from None
+    img, turned = _decode_upright(label, img, size)
+    if turned:  # by EXIF: the upright size swaps too
+        source_size = (source_size[1], source_size[0])
     img.info["source_size"] = source_size  # the upright size in the file, before any draft
     return img
 

@@ -78,6 +78,11 @@ def get_arch(name: str) -> ArchSpec:
     return ARCHITECTURES[key]
 
 
+#: The stem's total down-sampling a ResNet-18/34 built here can have: 1 or 2 (one 3x3 conv, for
+#: small images), 4 (the paper's 7x7/2 conv and 3x3/2 max-pool).
+STEM_STRIDES = (1, 2, 4)
+
+
 def stem_stride_for(image_size: int) -> int:
     """The stem's total down-sampling so the first stage sees about 32x32 (or less) pixels.
 

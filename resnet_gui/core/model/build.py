@@ -17,7 +17,7 @@ import functools
 from typing import Any
 
 from resnet_gui.core.base.errors import WeightsUnavailableError
-from resnet_gui.core.model.archs import get_arch
+from resnet_gui.core.model.archs import STEM_STRIDES, get_arch
 from resnet_gui.core.model.weights import resolve_weights
 
 #: Per-channel means (BGR order) that Keras' caffe-mode ``preprocess_input`` subtracts.
@@ -35,6 +35,10 @@ def keras_module() -> Any:
 
 
 _LAYERS: dict[str, type] = {}
+
+
+#: The normalisations a ``Preprocess`` layer can apply (:func:`normalise_pixels`).
+PREPROCESS_MODES = ("caffe", "tf", "unit")
 
 
 def normalise_pixels(ops: Any, x: Any, mode: str) -> Any:
@@ -58,6 +62,12 @@ def _register_layers(keras: Any) -> None:
     """Define and register the custom layers once Keras is imported."""
     if _LAYERS:
         return
+    _LAYERS["Preprocess"] = _preprocess_layer(keras)
+    _LAYERS["ModelCard"] = _model_card_layer(keras)
+
+
+def _preprocess_layer(keras: Any) -> type:
+    """The ``Preprocess`` layer class, registered with Keras."""
     ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="resnet_gui", name="Preprocess")
@@ -71,7 +81,7 @@ def _register_layers(keras: Any) -> None:
 
         def __init__(self, image_size: int, mode: str = "tf", **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            if mode not in ("caffe", "tf", "unit"):
+            if mode not in PREPROCESS_MODES:
                 raise ValueError(f"unknown preprocessing mode; Received: mode={mode}")
             self.image_size = int(image_size)
             self.mode = mode
@@ -88,6 +98,12 @@ def _register_layers(keras: Any) -> None:
 
         def get_config(self) -> dict:
             return {**super().get_config(), "image_size": self.image_size, "mode": self.mode}
+
+    return Preprocess
+
+
+def _model_card_layer(keras: Any) -> type:
+    """The ``ModelCard`` layer class, registered with Keras."""
 
     @keras.saving.register_keras_serializable(package="resnet_gui", name="ModelCard")
     class ModelCard(keras.layers.Layer):
@@ -113,8 +129,7 @@ def _register_layers(keras: Any) -> None:
                 "info": self.info,
             }
 
-    _LAYERS["Preprocess"] = Preprocess
-    _LAYERS["ModelCard"] = ModelCard
+    return ModelCard
 
 
 def custom_layer(name: str) -> type:
@@ -182,8 +197,9 @@ def build_basic_resnet(
     """
     keras = keras_module()
     layers = keras.layers
-    if stem_stride not in (1, 2, 4):
-        raise ValueError(f"stem_stride must be 1, 2 or 4; Received: stem_stride={stem_stride}")
+    if stem_stride not in STEM_STRIDES:
+        raise ValueError(f"stem_stride must be one of {STEM_STRIDES}; Received: "
+                         f"stem_stride={stem_stride}")
     inputs = keras.Input((None, None, 3), name="image")
     if stem_stride == 4:
         x = layers.Conv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(

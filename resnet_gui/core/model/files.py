@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.base.atomic import sweep, temporary_path
+from resnet_gui.core.base.atomic import replacing, sweep
 from resnet_gui.core.base.errors import ModelFileError
 
 #: Pixel value ranges a model may expect, and the (scale, offset) that maps 0..255 onto each.
@@ -194,37 +194,53 @@ def open_model_file(
     assumed: list[str] = []
     teachable = False
     if not has_card:
-        found = read_labels_file(p.parent / "labels.txt", len(names))
-        if found is not None:
-            names, teachable = found
-            assumed.append(
-                "class names from labels.txt"
-                + (" (Teachable Machine format)" if teachable else "")
-            )
-        else:
-            assumed.append(f"class names unknown: named class_0..class_{len(names) - 1}")
+        names, teachable = _names_without_card(p, names, assumed)
     if size is None:
         size = 224
         assumed.append("input size not fixed by the model: 224 px assumed")
-    if self_normalising(model):
-        scale = "0-255"
-    elif input_scale is not None:
-        scale = input_scale
-        assumed.append(f"input pixels scaled to {scale} (as given)")
-    elif teachable:
-        scale = "-1-1"
-        assumed.append("input pixels scaled to -1-1 (the Teachable Machine convention)")
-    else:
-        raise InputScaleNeeded(
-            f"{p.name} does not say how its input pixels are scaled; choose one of "
-            f"{', '.join(INPUT_SCALES)} (--input-scale)"
-        )
+    scale = _input_scale(model, p, input_scale, teachable, assumed)
     check_classifier(model, int(size), scale, str(p), probe=not has_card)
     fmt = "keras" if zipfile.is_zipfile(p) else "h5"
     if teachable:
         fmt = "teachable machine (h5)" if fmt == "h5" else "teachable machine (keras)"
     info = {**info, "input_scale": scale, "format": fmt, "assumed": assumed}
     return model, names, int(size), info
+
+
+def _names_without_card(p: Path, names: list[str], assumed: list[str]) -> tuple[list[str],
+                                                                              bool]:
+    """The class names of a model without our card: from ``labels.txt`` beside it, else
+    ``class_0``...; and whether that file is in Teachable Machine's format. ``assumed`` is told
+    which."""
+    found = read_labels_file(p.parent / "labels.txt", len(names))
+    if found is None:
+        assumed.append(f"class names unknown: named class_0..class_{len(names) - 1}")
+        return names, False
+    assumed.append("class names from labels.txt"
+                   + (" (Teachable Machine format)" if found[1] else ""))
+    return found
+
+
+def _input_scale(model: Any, p: Path, given: str | None, teachable: bool,
+                 assumed: list[str]) -> str:
+    """The pixel range the model expects: its own (it normalises itself), the one given, or
+    Teachable Machine's; ``assumed`` is told which.
+
+    Raises:
+        InputScaleNeeded: none of these says.
+    """
+    if self_normalising(model):
+        return "0-255"
+    if given is not None:
+        assumed.append(f"input pixels scaled to {given} (as given)")
+        return given
+    if teachable:
+        assumed.append("input pixels scaled to -1-1 (the Teachable Machine convention)")
+        return "-1-1"
+    raise InputScaleNeeded(
+        f"{p.name} does not say how its input pixels are scaled; choose one of "
+        f"{', '.join(INPUT_SCALES)} (--input-scale)"
+    )
 
 
 def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
@@ -238,18 +254,14 @@ def atomic_save(path: str | os.PathLike[str], write: Callable[[Path], object]) -
     target = Path(path).expanduser()
     if target.suffix != ".keras":
         raise ModelFileError(f"model files end in .keras: {target}")
-    tmp = temporary_path(target)
     sweep(target.parent, target)  # saves to this target whose process was killed midway
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, target)
+        with replacing(target) as tmp:
+            write(tmp)
     except OSError as exc:
         kept = "the previous file there is unchanged" if target.exists() else "nothing was written"
         raise ModelFileError(f"cannot save {target}: {exc.strerror or exc}; {kept}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

@@ -30,9 +30,6 @@ from resnet_gui.core.base.config import STRATEGIES
 from resnet_gui.core.base.errors import Stopped, TrainingError
 from resnet_gui.core.train.runner import Runner
 
-#: Seconds a collective operation may wait for another worker before the run is given up.
-COLLECTIVE_TIMEOUT_S = 120
-
 
 @dataclass
 class Cluster:
@@ -56,20 +53,9 @@ class Cluster:
         return self.name == "multiworker"
 
     def per_replica_batch(self, global_batch: int) -> int:
-        """Each replica's share of the global batch.
-
-        Raises:
-            TrainingError: for the multi-worker loop, the batch does not divide among the
-                replicas (``fit`` under MirroredStrategy splits an uneven batch itself).
-        """
-        if global_batch % self.replicas and not self.custom_loop:
-            return -(-global_batch // self.replicas)  # the largest share
-        if global_batch % self.replicas:
-            raise TrainingError(
-                f"--batch-size {global_batch} does not divide among {self.replicas} replicas: "
-                f"use a multiple of {self.replicas} (the batch size is the global batch)"
-            )
-        return global_batch // self.replicas
+        """The largest replica's share of the global batch (an uneven batch is split as evenly
+        as it goes: 30 on 4 replicas is 7 or 8 each)."""
+        return -(-global_batch // self.replicas)
 
     def describe(self, global_batch: int) -> str:
         """The log line saying where training runs and how the batch is split."""
@@ -166,9 +152,12 @@ def make_cluster(name: str, continuing: bool = False) -> Cluster:
     if name == "multiworker":
         config = read_tf_config()
         tf = _tf()
-        options = tf.distribute.experimental.CommunicationOptions(
-            timeout_seconds=COLLECTIVE_TIMEOUT_S)
-        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        # No timeout on the collective operations: TensorFlow gives each one with a timeout a
+        # thread of its own that sleeps for the whole timeout, so with ~100 exchanges a second
+        # a worker held thousands of threads until it could make no more ("Resource
+        # temporarily unavailable"). A lost worker is noticed by the coordination service's
+        # heartbeats (docs/scaling.md).
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
         spec = config["cluster"]
         workers = sum(len(spec.get(kind, [])) for kind in ("chief", "worker"))
         task_type, index = config["task"]["type"], int(config["task"]["index"])
@@ -200,7 +189,8 @@ class DistributedRunner(Runner):
 
     Everything but the inner loop is the Runner's: ``_compile`` (model, loss, optimizer,
     metrics), the schedule, ``batch_done``/``epoch_done`` (events, best weights, checkpoints,
-    early stopping). The datasets given are this worker's shard, batched per replica.
+    early stopping). Every worker is given the whole training set in global batches (it keeps
+    its replicas' slices of each, :func:`replica_slices`) and its shard of the validation set.
     """
 
     def __init__(self, *args: Any, cluster: Cluster, **kwargs: Any) -> None:
@@ -210,6 +200,17 @@ class DistributedRunner(Runner):
         # up the workers' stop flags, and batch_done reads the sum.
         self.user_stop, self.stop_everywhere = self.stop, False
         self.stop = lambda: self.stop_everywhere
+
+    def fit(self, train_ds: Any, val_ds: Any) -> None:
+        """The Runner's phases, with BatchNorm statistics over the whole global batch."""
+        layers: list[Any] = []
+        try:
+            if self.cluster.replicas > 1:
+                synchronise_batchnorm(self.model, layers)
+            super().fit(train_ds, val_ds)
+        finally:
+            for layer in layers:
+                object.__delattr__(layer, "_moments")
 
     def _restore_position(self, epochs_done: int) -> int:
         """The chief reads its checkpoint; every worker then takes the chief's values."""
@@ -230,12 +231,20 @@ class DistributedRunner(Runner):
         try:
             step = self._train_step()
             sync = self._sync_statistics()
+            # Keras fit on a dataset of known size makes the next epoch's iterator at an
+            # epoch's end, then a fresh one when the epoch begins: one shuffle drawn and unused
+            # per epoch. The loop draws (and drops) it too, to stay on fit's order of images.
+            # (Files decoded on the fly are filtered: fit does not know their number then.)
+            unused_shuffle = int(train_ds.cardinality()) >= 0
             for epoch in range(initial_epoch, epochs):
                 started = time.perf_counter()
-                # A new pass each epoch (as fit makes one: the same shuffled order); repeated,
-                # so that every worker runs the same number of steps whatever its shard's size.
+                # Every worker draws the same global batches and keeps its replicas' slices:
+                # exactly this epoch's steps, so that no prefetch starts the next pass (and
+                # draws its shuffle) early.
+                one_pass = train_ds.repeat().take(self.steps)
                 iterator = iter(self.strategy.distribute_datasets_from_function(
-                    lambda _ctx: train_ds.repeat()))
+                    lambda ctx, one_pass=one_pass: replica_slices(one_pass, ctx),
+                    tf.distribute.InputOptions(experimental_fetch_to_device=False)))
                 totals = np.zeros(3)  # loss sum, correct, count: over every worker
                 for batch in range(self.steps):
                     self.model.optimizer.learning_rate.assign(self.learning_rate(epoch, batch))
@@ -248,6 +257,8 @@ class DistributedRunner(Runner):
                 logs = {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
                 if self.has_val:  # every worker takes part, with or without images
                     logs.update(self._evaluate(val_ds))
+                if unused_shuffle:
+                    iter(train_ds)
                 rate = float(self.model.optimizer.learning_rate.numpy())
                 if self.epoch_done(epoch, logs, rate, time.perf_counter() - started):
                     break
@@ -266,11 +277,12 @@ class DistributedRunner(Runner):
         model, strategy = self.model, self.strategy
         loss, optimizer = model.loss, model.optimizer
 
-        def replica(x: Any, y: Any, wanted: Any) -> Any:
+        def replica(x: Any, y: Any, n: Any, wanted: Any) -> Any:
             with tf.GradientTape() as tape:
                 p = tf.cast(model(x, training=True), tf.float32)
                 per_image = loss.call(y, p)  # the compiled loss, before its batch mean
-                value = tf.nn.compute_average_loss(per_image)  # / the global batch
+                # / the global batch: its true size, also for a last batch that is short
+                value = tf.nn.compute_average_loss(per_image, global_batch_size=n)
                 if model.losses:
                     value += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             grads = tape.gradient(value, model.trainable_variables)
@@ -280,8 +292,8 @@ class DistributedRunner(Runner):
 
         @tf.function
         def step(iterator: Any, wanted: Any) -> Any:
-            x, y = next(iterator)
-            out = strategy.run(replica, args=(x, y, wanted))
+            x, y, n = next(iterator)
+            out = strategy.run(replica, args=(x, y, n, wanted))
             return [strategy.reduce(tf.distribute.ReduceOp.SUM, o, axis=None) for o in out]
 
         return step
@@ -313,6 +325,84 @@ class DistributedRunner(Runner):
         (total,) = self.cluster.all_reduce_sum([sums])
         n = max(1.0, float(total[2]))
         return {"val_loss": float(total[0]) / n, "val_accuracy": float(total[1]) / n}
+
+
+def synchronise_batchnorm(model: Any, changed: list[Any] | None = None) -> list[Any]:
+    """Make every BatchNorm layer of ``model`` (nested models too) normalise a training batch
+    with the statistics of the **global** batch, as one process does, instead of its replica's
+    slice. Returns the layers changed (appended to ``changed`` as they change, so a caller can
+    undo even after an error); delete their instance attribute ``_moments`` to undo.
+
+    Each layer exchanges one packed tensor per step (sums, sums of squares and the count, in one
+    all-reduce; its gradient is one more): Keras' own ``synchronized=True`` makes three. The
+    sums are taken about the moving mean, which every replica holds alike, so that
+    E[x^2] - E[x]^2 does not lose the variance to rounding when the mean is large.
+    """
+    tf = _tf()
+    from resnet_gui.core.model.build import keras_module
+
+    batchnorm = keras_module().layers.BatchNormalization
+    changed = [] if changed is None else changed
+    for layer in _all_layers(model):
+        if not isinstance(layer, batchnorm) or layer.axis not in (-1, len(layer.input.shape) - 1):
+            continue
+
+        def moments(inputs: Any, mask: Any, layer: Any = layer) -> Any:
+            axes = layer._reduction_axes
+            shift = tf.stop_gradient(tf.cast(layer.moving_mean, inputs.dtype))
+            centred = inputs - shift
+            count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(inputs), axes)), inputs.dtype)
+            packed = tf.concat([tf.reduce_sum(centred, axes),
+                                tf.reduce_sum(tf.square(centred), axes), count[None]], 0)
+            total = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, packed)
+            channels = inputs.shape[-1]
+            mean = total[:channels] / total[-1]
+            variance = tf.maximum(total[channels:2 * channels] / total[-1] - tf.square(mean),
+                                  0.0)
+            return mean + shift, variance
+
+        object.__setattr__(layer, "_moments", moments)
+        changed.append(layer)
+    return changed
+
+
+def _all_layers(model: Any) -> list:
+    """Every layer of ``model``, inside nested models too."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
+def replica_slices(train_ds: Any, ctx: Any) -> Any:
+    """This worker's part of every global batch of ``train_ds``, one element per local replica.
+
+    Every worker builds the same dataset (same images, shuffle seed and augmentation stream),
+    so its global batches are the ones a one-process run trains on. Replica ``r`` of ``R`` keeps
+    rows ``[r*n//R, (r+1)*n//R)`` of a batch of ``n`` (as MirroredStrategy splits a batch), with
+    ``n``: the loss is divided by the global count. A replica may get no image of a last batch
+    smaller than ``R``: its sums are zero, and BatchNorm uses the global batch's statistics
+    (:func:`synchronise_batchnorm`). ``ctx`` is the ``tf.distribute.InputContext``.
+    """
+    tf = _tf()
+    replicas = ctx.num_replicas_in_sync
+    local = replicas // ctx.num_input_pipelines
+    first = ctx.input_pipeline_id * local
+
+    def slices(x: Any, y: Any) -> Any:
+        n = tf.shape(x)[0]
+
+        def take(j: Any) -> Any:
+            r = tf.cast(j, tf.int32) + first
+            begin, end = r * n // replicas, (r + 1) * n // replicas
+            return x[begin:end], y[begin:end], n
+
+        return tf.data.Dataset.range(local).map(take)
+
+    return train_ds.flat_map(slices)
 
 
 def _correct(tf: Any, y: Any, p: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.base.atomic import leftovers, temporary_path
+from resnet_gui.core.base.atomic import leftovers, replacing
 from resnet_gui.core.base.config import TrainPlan
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -79,12 +79,8 @@ class FeatureCache:
         """Store an array atomically (a temporary file, then a rename)."""
         path = self._path(key, sha1)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_path(path)
-        try:
+        with replacing(path) as tmp:  # an interrupted write leaves nothing
             np.save(tmp, features, allow_pickle=False)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)  # an interrupted write leaves nothing
 
     def _files(self) -> list[Path]:
         """Every file the cache holds, in the order pruning removes them: first the temporary
@@ -228,27 +224,15 @@ def cached_feature_datasets(
     """
     import time
 
-    from resnet_gui.core.base.tfsetup import import_tensorflow
-    from resnet_gui.core.model.archs import get_arch
     from resnet_gui.core.model.build import build_head, keras_module
 
     keras = keras_module()
-    tf = import_tensorflow()
     class_count = int(model.outputs[0].shape[-1])
-    pooled = model.get_layer("pool").output
-    extractor = keras.Model(model.inputs, pooled, name="feature_extractor")
+    extractor = keras.Model(model.inputs, model.get_layer("pool").output,
+                            name="feature_extractor")
     views = max(0, int(views)) if augmenter is not None else 0
     cache = FeatureCache(Path(cache_dir) / "features" if cache_dir else None)
-    # Unaugmented features depend on the backbone and its input only; augmented views also
-    # on the augmentation, so they get a key of their own.
-    base_key = FeatureCache.model_key(
-        arch=plan.arch, weights=weights_identity(plan.weights),
-        image_size=plan.image_size, preprocess=get_arch(plan.arch).preprocess,
-        keras=keras.__version__, policy=keras.mixed_precision.global_policy().name,
-    )
-    key = base_key if views == 0 else FeatureCache.model_key(
-        base=base_key, augment=list(plan.augment), views=views, seed=seed
-    )
+    base_key, key = _feature_keys(plan, views, seed)
     t0 = time.perf_counter()
     f_train, new_train = compute_features(
         extractor, x_train, train_hashes, views=views, augmenter=augmenter, cache=cache,
@@ -265,12 +249,42 @@ def cached_feature_datasets(
         "training the head only"
     )
     head = build_head(f_train.shape[-1], class_count, dropout=plan.dropout, hidden_units=0)
-    n_views = f_train.shape[1]
+    train_ds, val_ds = _head_datasets(f_train, f_val, y_train, y_val, class_count,
+                                      plan.batch_size, seed)
+    return head, train_ds, val_ds
 
+
+def _feature_keys(plan: TrainPlan, views: int, seed: int) -> tuple[str, str]:
+    """The cache keys of unaugmented features (they depend on the backbone and its input
+    only) and of the training features (augmented views also on the augmentation)."""
+    from resnet_gui.core.model.archs import get_arch
+    from resnet_gui.core.model.build import keras_module
+
+    keras = keras_module()
+    base_key = FeatureCache.model_key(
+        arch=plan.arch, weights=weights_identity(plan.weights),
+        image_size=plan.image_size, preprocess=get_arch(plan.arch).preprocess,
+        keras=keras.__version__, policy=keras.mixed_precision.global_policy().name,
+    )
+    key = base_key if views == 0 else FeatureCache.model_key(
+        base=base_key, augment=list(plan.augment), views=views, seed=seed
+    )
+    return base_key, key
+
+
+def _head_datasets(
+    f_train: np.ndarray, f_val: np.ndarray, y_train: np.ndarray, y_val: np.ndarray,
+    class_count: int, batch_size: int, seed: int,
+) -> tuple[Any, Any]:
+    """The head's datasets: each epoch sees each training image as one of its cached views,
+    drawn at random; validation uses the unaugmented features."""
+    from resnet_gui.core.base.tfsetup import import_tensorflow
+
+    tf = import_tensorflow()
+    n_views = f_train.shape[1]
     generator = tf.random.Generator.from_seed(seed)
 
     def pick_view(x: Any, y: Any) -> tuple[Any, Any]:
-        # Each epoch sees each image as one of its cached views, drawn at random.
         n = tf.shape(x)[0]
         idx = generator.uniform((n,), minval=0, maxval=n_views, dtype=tf.int32) \
             if n_views > 1 else tf.zeros((n,), tf.int32)
@@ -279,17 +293,17 @@ def cached_feature_datasets(
     train_ds = (
         tf.data.Dataset.from_tensor_slices((f_train, tf.one_hot(y_train, class_count)))
         .shuffle(len(f_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(plan.batch_size)
+        .batch(batch_size)
         .map(pick_view)
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = (
         tf.data.Dataset.from_tensor_slices(
             (f_val[:, 0].astype(np.float32), tf.one_hot(y_val, class_count))
-        ).batch(plan.batch_size)
-        if len(val_hashes) else None
+        ).batch(batch_size)
+        if len(f_val) else None
     )
-    return head, train_ds, val_ds
+    return train_ds, val_ds
 
 
 def copy_head_weights(head: Any, model: Any) -> None:

@@ -18,8 +18,8 @@ from resnet_gui.core.base.config import (
     parse_augment,
 )
 from resnet_gui.core.base.errors import TrainingError, WeightsUnavailableError
-from resnet_gui.core.data.dataset import FEW_IMAGES, DatasetReport
-from resnet_gui.core.model.archs import get_arch, stem_stride_for
+from resnet_gui.core.data.dataset import DatasetReport, is_few
+from resnet_gui.core.model.archs import STEM_STRIDES, get_arch, stem_stride_for
 from resnet_gui.core.model.weights import resolve_weights
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 
@@ -58,8 +58,8 @@ def check_settings(config: TrainConfig) -> None:
          f"--fine-tune-layers must be >= 0, got {config.fine_tune_blocks}"),
         (bool(config.image_size) and not 16 <= int(config.image_size or 0) <= 1024,
          f"image size must be between 16 and 1024, got {config.image_size}"),
-        (config.stem_stride is not None and config.stem_stride not in (1, 2, 4),
-         f"stem stride must be 1, 2 or 4, got {config.stem_stride}"),
+        (config.stem_stride is not None and config.stem_stride not in STEM_STRIDES,
+         f"stem stride must be one of {', '.join(map(str, STEM_STRIDES))}, got {config.stem_stride}"),
         (config.epochs is not None and config.epochs < 0,
          f"epochs must be at least 1, got {config.epochs}"),
         (config.patience is not None and config.patience < 0,
@@ -224,7 +224,7 @@ def _epochs_and_patience(config: TrainConfig, report: DatasetReport, num_train: 
         # a pretrained head's 10 cheap epochs are too few for a plateau to count)
         patience = 0 if config.epochs or pretrained else DEFAULT_PATIENCE
         per_class = num_train / max(1, sum(1 for n in report.counts.values() if n))
-        if patience and per_class <= FEW_IMAGES:
+        if patience and is_few(per_class):
             patience = 0
             notes.append(
                 f"no early stopping: with about {per_class:.0f} training images per class the "

@@ -204,7 +204,7 @@ def _open_run(run: _Run) -> None:
 
 def _scan_and_split(run: _Run, report: DatasetReport | None) -> None:
     """Scan (unless given), split off the validation images (or scan ``--val-dir``), check a
-    resumed run's data, and take this worker's shard."""
+    resumed run's data, and take this worker's share of the validation images."""
     config = run.config
     if report is None:
         run.log({"phase": "scanning"})
@@ -233,11 +233,10 @@ def _scan_and_split(run: _Run, report: DatasetReport | None) -> None:
     _check_resumed_data(run)
     run.num_train, run.num_val = len(run.train_recs), len(run.val_recs)  # every worker's
     cluster = run.cluster
-    if cluster.workers > 1:  # each worker decodes and trains on its own shard
-        run.train_recs = run.train_recs[cluster.worker_index::cluster.workers]
+    if cluster.workers > 1:  # every worker trains on its slice of each global batch
         run.val_recs = run.val_recs[cluster.worker_index::cluster.workers]
-        run.say(f"worker {cluster.worker_index}: its shard is {len(run.train_recs)} training "
-                f"and {len(run.val_recs)} validation images")
+        run.say(f"worker {cluster.worker_index}: its slice of every global batch of the "
+                f"{run.num_train} training images, and {len(run.val_recs)} validation images")
 
 
 def _check_resumed_data(run: _Run) -> None:
@@ -327,13 +326,11 @@ def _datasets(run: _Run, model: Any, augmenter: Any) -> _Data:
 
     config, plan, cluster = run.config, run.plan, run.cluster
     size = plan.image_size
-    in_memory = ((len(run.train_recs) + len(run.val_recs)) * size * size * 3
+    in_memory = ((run.num_train + run.num_val) * size * size * 3  # the same on every worker
                  <= config.memory_budget_mb * 1024 * 1024)
     use_cache = (config.feature_cache and in_memory and plan.freeze_base and plan.pretrained
                  and plan.fine_tune_blocks == 0 and cluster.name == "one")
-    # fit splits the global batch among replicas; the custom loop's datasets are per replica
-    batch = (cluster.per_replica_batch(plan.batch_size) if cluster.custom_loop
-             else plan.batch_size)
+    batch = plan.batch_size  # global: fit and the multi-worker loop split it among replicas
     if not in_memory:
         return _file_datasets(run, pipeline, augmenter, batch)
     run.log({"phase": "decoding"})
@@ -393,6 +390,27 @@ def _labels(run: _Run) -> tuple[np.ndarray, np.ndarray]:
     return y_train, y_val
 
 
+def _check_same_images(run: _Run) -> None:
+    """Every worker trains on its slices of the same global batches, so each must hold the same
+    training images (by content, in the same order). Every worker takes part and all stop alike.
+
+    Raises:
+        TrainingError: a worker's images differ from the chief's (another copy of the data).
+    """
+    import hashlib
+
+    cluster = run.cluster
+    digest = hashlib.sha1("".join(r.sha1 for r in run.train_recs).encode()).hexdigest()
+    chief = cluster.broadcast_json(digest)
+    (differ,) = cluster.all_reduce_sum([np.array([float(digest != chief)])])
+    if differ[0] > 0:
+        raise TrainingError(
+            f"the workers do not hold the same training images ({int(differ[0])} of "
+            f"{cluster.workers} differ from the chief's {len(run.train_recs)}): give every "
+            "worker the same copy of the data folder"
+        )
+
+
 def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
          on_epoch: OnEpoch) -> Runner:
     """Keras ``fit`` phase by phase (the multi-worker loop under that strategy)."""
@@ -404,6 +422,9 @@ def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
     )
     if run.cluster.custom_loop:
         from resnet_gui.core.train.distributed import DistributedRunner
+
+        if run.cluster.workers > 1:
+            _check_same_images(run)
 
         runner: Runner = DistributedRunner(model, backbone, run.plan, steps, run.num_val > 0,
                                            cluster=run.cluster, **kwargs)

@@ -161,15 +161,28 @@ def evaluate(
             does not know (named).
         Stopped: ``should_stop`` returned True (during the scan too).
     """
-    from resnet_gui.core.data import pipeline
-    from resnet_gui.core.data.robustness import CORRUPTIONS, corrupt
+    from resnet_gui.core.data.robustness import CORRUPTIONS
 
+    names = ["clean", *CORRUPTIONS] if robustness else ["clean"]
+    report = _scanned(classifier, data, len(names), progress, should_stop)
+    scan_share = 0 if isinstance(data, DatasetReport) else len(report.paths)
+    passes = _Passes(classifier, report, names, batch_size)
+    passes.run(scan_share, progress, should_stop)
+    if not passes.keep.any():
+        raise DatasetError(f"none of the images in {report.root} could be read")
+    return _report(classifier, report, passes)
+
+
+def _scanned(
+    classifier: Classifier, data: str | os.PathLike[str] | DatasetReport, passes: int,
+    progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
+) -> DatasetReport:
+    """``data`` scanned (unless it is a scan), checked against the model's classes. The scan
+    decodes every file once: it counts as one pass on the progress bar."""
     classes = list(classifier.class_names)
-    passes = 1 + (len(CORRUPTIONS) if robustness else 0)
     if isinstance(data, DatasetReport):
         report = data
     else:
-        # The scan decodes every file once: it counts as one pass on the progress bar.
         def scanned(done: int, total: int) -> None:
             if progress is not None:
                 progress(done, total * (1 + passes))
@@ -182,46 +195,65 @@ def evaluate(
         )
     if not report.images:
         raise DatasetError(f"no usable images in {report.root}")
-    names = ["clean", *CORRUPTIONS] if robustness else ["clean"]
-    paths = report.paths
-    all_labels = report.labels
-    scan_share = 0 if isinstance(data, DatasetReport) else len(paths)
-    total = scan_share + len(paths) * len(names)
-    raw = np.zeros((len(paths), len(classes)))
-    correct = {name: 0 for name in names[1:]}
-    keep = np.ones(len(paths), bool)
-    unusable = [{"path": u.path, "reason": u.reason} for u in report.unusable]
-    done = scan_share
-    for begin in range(0, len(paths), batch_size):
-        if should_stop is not None and should_stop():
-            raise Stopped("stopped")
-        chunk = paths[begin : begin + batch_size]
+    return report
+
+
+class _Passes:
+    """The forward passes over a scan, batch by batch: the clean probabilities (uncalibrated)
+    and, for each corruption, how many corrupted copies were still classified right."""
+
+    def __init__(self, classifier: Classifier, report: DatasetReport, names: list[str],
+                 batch_size: int) -> None:
+        self.classifier, self.report, self.names = classifier, report, names
+        self.batch_size = batch_size
+        self.labels = report.labels
+        n = len(self.labels)
+        self.raw = np.zeros((n, len(classifier.class_names)))
+        self.keep = np.ones(n, bool)  # False: the file failed to decode now
+        self.correct = {name: 0 for name in names[1:]}
+        self.unusable = [{"path": u.path, "reason": u.reason} for u in report.unusable]
+
+    def run(self, done: int, progress: Callable[[int, int], None] | None,
+            should_stop: Callable[[], bool] | None) -> None:
+        """Every batch; ``done``: the progress already made (the scan's share)."""
+        paths = self.report.paths
+        total = done + len(paths) * len(self.names)
+        for begin in range(0, len(paths), self.batch_size):
+            if should_stop is not None and should_stop():
+                raise Stopped("stopped")
+            self._batch(begin, paths[begin : begin + self.batch_size])
+            done += len(paths[begin : begin + self.batch_size]) * len(self.names)
+            if progress is not None:
+                progress(done, total)
+
+    def _batch(self, begin: int, chunk: list[str]) -> None:
+        from resnet_gui.core.data import pipeline
+        from resnet_gui.core.data.robustness import corrupt
+
+        classifier = self.classifier
         images, errors = pipeline.decode_many(chunk, classifier.image_size, workers=2)
         failed = {e.path for e in errors}
         ok = np.array([p not in failed for p in chunk])
         for e in errors:  # changed since the scan
-            unusable.append({"path": e.path, "reason": e.reason})
-        keep[begin : begin + len(chunk)] = ok
+            self.unusable.append({"path": e.path, "reason": e.reason})
+        self.keep[begin : begin + len(chunk)] = ok
         images = images[ok]
-        y = all_labels[begin : begin + len(chunk)][ok]
-        if len(images):
-            raw[begin : begin + len(chunk)][ok] = classifier.predict_arrays(
-                images, calibrated=False
-            )
-        done += len(chunk)
-        for offset, name in enumerate(names[1:], start=1):
-            if len(images):
-                p = classifier.predict_arrays(corrupt(images, name, seed=begin + offset))
-                correct[name] += int((p.argmax(axis=1) == y).sum())
-            done += len(chunk)
-        if progress is not None:
-            progress(done, total)
+        if not len(images):
+            return
+        y = self.labels[begin : begin + len(chunk)][ok]
+        self.raw[begin : begin + len(chunk)][ok] = classifier.predict_arrays(
+            images, calibrated=False)
+        for offset, name in enumerate(self.names[1:], start=1):
+            p = classifier.predict_arrays(corrupt(images, name, seed=begin + offset))
+            self.correct[name] += int((p.argmax(axis=1) == y).sum())
 
-    if not keep.any():
-        raise DatasetError(f"none of the images in {report.root} could be read")
-    labels = all_labels[keep]
-    raw = raw[keep]
-    kept_paths = [p for p, k in zip(paths, keep, strict=True) if k]
+
+def _report(classifier: Classifier, report: DatasetReport, passes: _Passes) -> EvaluationReport:
+    """The figures of the images that were read."""
+    classes = list(classifier.class_names)
+    keep = passes.keep
+    labels, raw = passes.labels[keep], passes.raw[keep]
+    kept_paths = [p for p, k in zip(report.paths, keep, strict=True) if k]
     probs = apply_temperature(raw, classifier.temperature)
     pred = probs.argmax(axis=1)
     accuracy, per_class, cm = metrics_from_predictions(labels, pred, classes)
@@ -231,7 +263,7 @@ def evaluate(
         for i in np.flatnonzero(pred != labels)
     ]
     misclassified.sort(key=lambda m: -m["probability"])
-    n = len(labels)
+    robust = len(passes.names) > 1
     return EvaluationReport(
         accuracy=accuracy,
         classes=classes,
@@ -247,10 +279,10 @@ def evaluate(
         reliability=reliability(probs, labels),
         robustness=(
             {"clean": round(accuracy, 6),
-             **{k: round(v / max(1, n), 6) for k, v in correct.items()}}
-            if robustness else None
+             **{k: round(v / max(1, len(labels)), 6) for k, v in passes.correct.items()}}
+            if robust else None
         ),
-        unusable=unusable,
+        unusable=passes.unusable,
         paths=kept_paths,
         labels=labels,
         probabilities=probs,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from resnet_gui.core.base.atomic import replacing
 from resnet_gui.core.base.errors import ImageError, InputError
 from resnet_gui.core.data.images import open_image, resize_square
 from resnet_gui.core.model.files import scale_pixels
@@ -57,11 +59,8 @@ def class_index(classifier: Classifier, label: str | None) -> int | None:
 
 
 def _chain(classifier: Classifier) -> Chain:
-    chain = classifier.cache.get("grad_cam_chain")
-    if chain is None:
-        chain = layer_chain(classifier.model, classifier.image_size)
-        classifier.cache["grad_cam_chain"] = chain
-    return chain
+    return classifier.derived("grad_cam_chain",
+                              lambda c: layer_chain(c.model, c.image_size))
 
 
 def grad_cam(
@@ -187,15 +186,11 @@ def explain_to_files(
 
 
 def _save_png(img: Image.Image, path: str) -> str:
-    tmp = f"{path}.{os.getpid()}.partial"
     try:
-        img.save(tmp, format="PNG")
-        os.replace(tmp, path)
+        with replacing(Path(path)) as tmp:
+            img.save(tmp, format="PNG")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from resnet_gui import __version__
+from resnet_gui.core.base.atomic import replacing, write_text
 from resnet_gui.core.base.errors import InputError, ModelFileError
 from resnet_gui.core.data.images import expand_inputs, load_image
 from resnet_gui.core.model.graph import layer_chain
@@ -219,27 +219,19 @@ def export_model(
     if int8:
         kwargs = _int8_options(classifier, calibration)  # type: ignore[arg-type]
     graph = export_graph(classifier)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     card = model_card(classifier, fmt, int8)
     try:
-        if fmt == "savedmodel":
+        # the exporters want their own suffix, in lower case: "x.TFLITE" is written as .tflite
+        with replacing(path, EXPORT_FORMATS[fmt][1]) as tmp:
             _export(graph, tmp, EXPORT_FORMATS[fmt][0], kwargs)
-            _write_sidecars(tmp, card, classifier.class_names)
-            _replace_folder(tmp, path)
+            if fmt == "savedmodel":  # the folder holds its card and labels
+                _write_sidecars(tmp, card, classifier.class_names)
+        if fmt == "savedmodel":
             card_path, labels_path = path / "model_card.json", path / "labels.txt"
         else:
-            tmp_file = tmp.with_suffix(EXPORT_FORMATS[fmt][1])
-            try:
-                _export(graph, tmp_file, EXPORT_FORMATS[fmt][0], kwargs)
-                os.replace(tmp_file, path)
-            finally:
-                tmp_file.unlink(missing_ok=True)
             card_path, labels_path = _write_sidecars(path.parent, card, classifier.class_names)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return Exported(path, fmt, card_path, labels_path, int8)
 
 
@@ -277,33 +269,8 @@ def _int8_options(classifier: Classifier, calibration: str | os.PathLike[str]) -
     return {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative}
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` under a temporary name, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_sidecars(folder: Path, card: dict, class_names: list[str]) -> tuple[Path, Path]:
     card_path, labels_path = folder / "model_card.json", folder / "labels.txt"
-    write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")
-    write_text_atomic(labels_path, "".join(f"{c}\n" for c in class_names))
+    write_text(card_path, json.dumps(card, indent=2) + "\n")
+    write_text(labels_path, "".join(f"{c}\n" for c in class_names))
     return card_path, labels_path
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``; an earlier export there goes only after the rename."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = target.with_name(f".{target.name}.{os.getpid()}.old")
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

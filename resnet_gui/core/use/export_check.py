@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from resnet_gui.core.base.atomic import write_text
 from resnet_gui.core.base.errors import InputError, ModelFileError
-from resnet_gui.core.use.export import Exported, images_of, write_text_atomic
+from resnet_gui.core.use.export import Exported, images_of
 
 if TYPE_CHECKING:
     from resnet_gui.core.use.inference import Classifier
@@ -56,7 +57,51 @@ def add_check_to_card(exported: Exported, check: CheckResult) -> None:
         "agreement": round(check.agreement, 6), "images": check.images,
         "max_abs_diff": float(f"{check.max_abs_diff:.3g}"), "passed": check.passed,
     }
-    write_text_atomic(exported.card_path, json.dumps(card, indent=2) + "\n")
+    write_text(exported.card_path, json.dumps(card, indent=2) + "\n")
+
+
+def export_and_check(
+    classifier: Classifier,
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    int8: bool = False,
+    calibration: str | os.PathLike[str] | None = None,
+    check: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_exported: Callable[[Exported], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Exported, CheckResult | None]:
+    """Export ``classifier``; with ``check`` (a folder of images), run the export in its own
+    runtime, compare, and record the result in the export's model card. The CLI and the app
+    both export through here.
+
+    ``progress`` hears a line before each long step, ``on_exported`` the export once written.
+    A check cut short by ``should_stop`` proves nothing: it is not recorded (None).
+
+    Raises:
+        InputError: a bad format, path or option, or no readable image to check on.
+        ModelFileError: the conversion failed, or the export's runtime cannot run it.
+    """
+    from resnet_gui.core.use.export import export_model
+
+    def stopped() -> bool:
+        return should_stop is not None and should_stop()
+
+    if progress is not None:
+        progress(f"Exporting {fmt}…")
+    exported = export_model(classifier, fmt, out, int8=int8, calibration=calibration)
+    if on_exported is not None:
+        on_exported(exported)
+    if not check or stopped():
+        return exported, None
+    if progress is not None:
+        progress(f"Checking {exported.path.name} in its own runtime…")
+    result = check_export(exported, fmt, classifier, check, int8=int8, should_stop=should_stop)
+    if stopped():
+        return exported, None
+    add_check_to_card(exported, result)
+    return exported, result
 
 
 def runtime(path: str | os.PathLike[str], fmt: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -28,7 +28,6 @@ class Prediction:
     error: str | None = None
     #: The top probability is below the minimum confidence the user asked for.
     uncertain: bool = False
-    thumbnail: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def top(self) -> tuple[str, float] | None:
@@ -78,6 +77,28 @@ def prediction_rows(results: Iterable[dict], top_k: int | None = None) -> list[l
     return rows
 
 
+def _decode_chunk(chunk: list[str], size: int, thumbnail_size: int | None
+                  ) -> tuple[list[str], np.ndarray, dict[int, str], list]:
+    """Decode one batch of files at the model's ``size``: the files, their pixels, the errors
+    by position, and a thumbnail of each (with ``thumbnail_size``) from the same decode."""
+    arr = np.zeros((len(chunk), size, size, 3), np.uint8)
+    errors: dict[int, str] = {}
+    thumbs: list[np.ndarray | None] = [None] * len(chunk)
+    for i, path in enumerate(chunk):
+        try:
+            if thumbnail_size:
+                # Same draft as load_image(path, size): GUI and CLI see identical pixels.
+                img = open_image(path, draft=size)
+                arr[i] = np.asarray(resize_square(img, size))
+                img.thumbnail((thumbnail_size, thumbnail_size))
+                thumbs[i] = np.asarray(img, dtype=np.uint8)
+            else:
+                arr[i] = load_image(path, size)
+        except ImageError as err:
+            errors[i] = err.reason + (f": {err.detail}" if err.detail else "")
+    return chunk, arr, errors, thumbs
+
+
 class Classifier:
     """A trained classifier: the Keras model, its class names, input size and metadata."""
 
@@ -91,8 +112,16 @@ class Classifier:
         self.temperature = float(info.get("temperature") or 1.0)
         self._predict_fn: Any = None
         self._lock = threading.Lock()  # two tabs may predict with one classifier at once
-        #: Derived objects other modules build once per classifier (e.g. the Grad-CAM chain).
-        self.cache: dict[str, Any] = {}
+        self._derived: dict[str, Any] = {}  # see derived()
+        self._derived_lock = threading.RLock()  # make() may ask for another derived object
+
+    def derived(self, key: str, make: Callable[[Classifier], Any]) -> Any:
+        """An object built from this classifier once and kept with it (e.g. the Grad-CAM layer
+        chain): ``make(self)`` the first time ``key`` is asked for, the same object after."""
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = make(self)
+            return self._derived[key]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], input_scale: str | None = None) -> Classifier:
@@ -191,68 +220,75 @@ class Classifier:
         top_k: int = 3,
         batch_size: int = 32,
         should_stop: Callable[[], bool] | None = None,
-        thumbnail_size: int | None = None,
         min_confidence: float = 0.0,
     ) -> Iterator[list[Prediction]]:
         """Classify files (folders are expanded), yielding one list of results per batch.
 
         Decoding of the next batch overlaps the model's work on this one; memory holds at most
-        two batches of images. With ``thumbnail_size``, each result also carries an upright RGB
-        thumbnail made from the same decode (for the GUI's cards). A result whose top
-        (calibrated) probability is below ``min_confidence`` is marked ``uncertain``.
+        two batches of images. A result whose top (calibrated) probability is below
+        ``min_confidence`` is marked ``uncertain``.
         """
+        for batch in self._iter_batches(inputs, top_k, batch_size, should_stop, min_confidence,
+                                        None):
+            yield [pred for pred, _ in batch]
+
+    def iter_predict_with_thumbnails(
+        self,
+        inputs: Iterable[str | os.PathLike[str]],
+        thumbnail_size: int,
+        *,
+        top_k: int = 3,
+        batch_size: int = 32,
+        should_stop: Callable[[], bool] | None = None,
+        min_confidence: float = 0.0,
+    ) -> Iterator[list[tuple[Prediction, np.ndarray | None]]]:
+        """:meth:`iter_predict`, each result with an upright RGB thumbnail (at most
+        ``thumbnail_size`` pixels a side; None for a file that failed) made from the same
+        decode, so the app's cards show the very pixels that were classified."""
+        yield from self._iter_batches(inputs, top_k, batch_size, should_stop, min_confidence,
+                                      thumbnail_size)
+
+    def _iter_batches(
+        self, inputs: Iterable[str | os.PathLike[str]], top_k: int, batch_size: int,
+        should_stop: Callable[[], bool] | None, min_confidence: float,
+        thumbnail_size: int | None,
+    ) -> Iterator[list[tuple[Prediction, np.ndarray | None]]]:
         paths = expand_inputs(inputs)
         k = max(1, min(top_k, len(self.class_names)))
-        size = self.image_size
-
-        def decode(chunk: list[str]) -> tuple[list[str], np.ndarray, dict[int, str], list]:
-            arr = np.zeros((len(chunk), size, size, 3), np.uint8)
-            errors: dict[int, str] = {}
-            thumbs: list[np.ndarray | None] = [None] * len(chunk)
-            for i, path in enumerate(chunk):
-                try:
-                    if thumbnail_size:
-                        # Same draft as load_image(path, size): GUI and CLI see identical pixels.
-                        img = open_image(path, draft=size)
-                        arr[i] = np.asarray(resize_square(img, size))
-                        img.thumbnail((thumbnail_size, thumbnail_size))
-                        thumbs[i] = np.asarray(img, dtype=np.uint8)
-                    else:
-                        arr[i] = load_image(path, size)
-                except ImageError as err:
-                    errors[i] = err.reason + (f": {err.detail}" if err.detail else "")
-            return chunk, arr, errors, thumbs
-
         chunks = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(decode, chunks[0]) if chunks else None
+            def decode(index: int) -> Any:
+                return pool.submit(_decode_chunk, chunks[index], self.image_size, thumbnail_size)
+
+            pending = decode(0) if chunks else None
             for index in range(len(chunks)):
                 if should_stop is not None and should_stop():
                     return
                 chunk, arr, errors, thumbs = pending.result()
                 if index + 1 < len(chunks):
-                    pending = pool.submit(decode, chunks[index + 1])
-                ok = [i for i in range(len(chunk)) if i not in errors]
-                probs = self._run(arr[ok]) if ok else np.zeros((0, len(self.class_names)))
-                results: list[Prediction] = []
-                row = 0
-                for i, path in enumerate(chunk):
-                    if i in errors:
-                        results.append(Prediction(path, error=errors[i]))
-                        continue
-                    p = probs[row]
-                    row += 1
-                    order = np.argsort(-p)[:k]
-                    results.append(
-                        Prediction(
-                            path,
-                            [self.class_names[j] for j in order],
-                            [float(p[j]) for j in order],
-                            uncertain=bool(p[order[0]] < min_confidence),
-                            thumbnail=thumbs[i],
-                        )
-                    )
-                yield results
+                    pending = decode(index + 1)
+                predictions = self._predictions(chunk, arr, errors, k, min_confidence)
+                yield list(zip(predictions, thumbs, strict=True))
+
+    def _predictions(self, chunk: list[str], arr: np.ndarray, errors: dict[int, str], k: int,
+                     min_confidence: float) -> list[Prediction]:
+        """One decoded batch classified: the top ``k`` of each image, or its error."""
+        ok = [i for i in range(len(chunk)) if i not in errors]
+        probs = self._run(arr[ok]) if ok else np.zeros((0, len(self.class_names)))
+        results: list[Prediction] = []
+        row = 0
+        for i, path in enumerate(chunk):
+            if i in errors:
+                results.append(Prediction(path, error=errors[i]))
+                continue
+            p = probs[row]
+            row += 1
+            order = np.argsort(-p)[:k]
+            results.append(Prediction(
+                path, [self.class_names[j] for j in order], [float(p[j]) for j in order],
+                uncertain=bool(p[order[0]] < min_confidence),
+            ))
+        return results
 
     def predict(
         self, inputs: Iterable[str | os.PathLike[str]], *, top_k: int = 3, batch_size: int = 32,

@@ -3,9 +3,10 @@
 Every file ends either where it was or whole in ``OUT/<class>/`` (``OUT/_uncertain/`` below the
 minimum confidence):
 
-- A copy is written under a hidden ``.partial`` name, flushed to disk, then linked to a free
-  final name (``photo (2).jpg`` on a clash; linking never replaces an existing file) and the
-  partial name removed. A crash leaves at most a ``.partial`` file, which the next run deletes.
+- A copy is written under a hidden temporary name (``core.base.atomic``), flushed to disk, then
+  linked to a free final name (``photo (2).jpg`` on a clash; linking never replaces an existing
+  file) and the temporary name removed. A crash leaves at most a temporary file, which the next
+  run deletes once its writer is gone.
 - A move first copies as above, then checks the copy's size and SHA-256 against the source, and
   only then deletes the source.
 - ``OUT/predictions.csv`` (:data:`SORT_FIELDS`) gets one row per file as soon as it is handled,
@@ -18,15 +19,15 @@ minimum confidence):
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from resnet_gui.core.base.atomic import copy_into as _copy_whole
+from resnet_gui.core.base.atomic import drop_if_same, file_digest, free_names, sweep
 from resnet_gui.core.base.errors import InputError
 from resnet_gui.core.data.images import expand_inputs
 
@@ -38,7 +39,6 @@ SORT_FIELDS = ("old_path", "new_path", "label", "probability", "status", "error"
 #: Where images below the minimum confidence go.
 UNCERTAIN_FOLDER = "_uncertain"
 SORT_CSV = "predictions.csv"
-_PARTIAL = ".partial"
 
 
 @dataclass
@@ -73,22 +73,6 @@ class SortReport:
         return text + ("; stopped" if self.stopped else "")
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _candidates(folder: Path, name: str) -> Iterable[Path]:
-    stem, suffix = os.path.splitext(name)
-    yield folder / name
-    for k in range(2, 100_000):
-        yield folder / f"{stem} ({k}){suffix}"
-
-
 def _same_file_there(
     source: Path, folder: Path, digest: str, claimed: set[str]
 ) -> Path | None:
@@ -96,7 +80,7 @@ def _same_file_there(
     bytes: the copy of an interrupted run. Files recorded for other sources are ``claimed``
     (two identical photos stay two files)."""
     size = source.stat().st_size
-    for cand in _candidates(folder, source.name):
+    for cand in free_names(folder, source.name):
         if not cand.exists():
             return None
         if str(cand) in claimed:
@@ -104,63 +88,6 @@ def _same_file_there(
         if cand.stat().st_size == size and file_digest(cand) == digest:
             return cand
     return None
-
-
-def _copy_whole(source: Path, folder: Path) -> Path:
-    """Copy ``source`` into ``folder`` under a free name, never replacing a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{source.name}.{os.getpid()}{_PARTIAL}"
-    try:
-        with source.open("rb") as src, partial.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        shutil.copystat(source, partial)
-        for cand in _candidates(folder, source.name):
-            try:
-                os.link(partial, cand)  # fails if cand exists: never overwrites
-                return cand
-            except FileExistsError:
-                continue
-            except OSError:  # no hard links here (FAT, exFAT, some shares)
-                made = _create_new(cand, partial)
-                if made:
-                    return cand
-        raise InputError(f"no free name for {source.name} in {folder}")
-    finally:
-        if partial.exists():
-            partial.unlink()
-
-
-def _drop_if_same(source: Path, copy: Path) -> bool:
-    """Delete ``source`` if ``copy`` holds the same bytes; True when deleted."""
-    try:
-        if source.stat().st_size == copy.stat().st_size and file_digest(source) == file_digest(
-            copy
-        ):
-            source.unlink()
-            return True
-    except OSError:
-        pass
-    return False
-
-
-def _create_new(target: Path, partial: Path) -> bool:
-    """Copy ``partial`` to ``target`` only if ``target`` does not exist (O_EXCL)."""
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as dst, partial.open("rb") as src:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        shutil.copystat(partial, target)
-    except BaseException:
-        target.unlink(missing_ok=True)  # never leave a half-written final name
-        raise
-    return True
 
 
 def _read_done(csv_path: Path) -> tuple[dict[str, str], set[str]]:
@@ -182,14 +109,6 @@ def _read_done(csv_path: Path) -> tuple[dict[str, str], set[str]]:
             f"{csv_path} is unreadable ({exc}); move it away to sort into this folder"
         ) from exc
     return done, claimed
-
-
-def _clean_partials(folder: Path) -> None:
-    """Remove the partial copies an interrupted sort left in one of its class folders."""
-    if folder.is_dir():
-        for f in folder.iterdir():
-            if f.name.startswith(".") and f.name.endswith(_PARTIAL):
-                f.unlink(missing_ok=True)
 
 
 def sort_into(
@@ -219,17 +138,7 @@ def sort_into(
     Raises:
         InputError: ``out_dir`` cannot be created or written.
     """
-    out = Path(out_dir).expanduser().resolve()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
-    own = [out / _safe_folder(c) for c in classifier.class_names] + [out / UNCERTAIN_FOLDER]
-    for folder in own:
-        _clean_partials(folder)
+    out, own = _open_out(out_dir, classifier.class_names)
     csv_path = out / SORT_CSV
     done, claimed = _read_done(csv_path)
     report = SortReport(str(out), move)
@@ -246,11 +155,7 @@ def sort_into(
         if new_file:
             writer.writerow(SORT_FIELDS)
         if move:  # a file copied by an earlier run: now that a move is asked, finish it
-            for p in paths:
-                key = str(Path(p).resolve())
-                if key in done and _drop_if_same(Path(key), Path(done[key])):
-                    writer.writerow([key, done[key], "", "", "moved", ""])
-                    report.finished_moves += 1
+            _finish_moves(paths, done, writer, report)
             fh.flush()
         handled = report.already_sorted
         if progress:
@@ -260,19 +165,56 @@ def sort_into(
             should_stop=should_stop,
         ):
             for pred in batch:
-                row = _sort_one(pred, out, move, report, claimed)
-                writer.writerow(row)
-                fh.flush()
-                os.fsync(fh.fileno())
-                if move and row[4] == "moved":
-                    # Deleted only once the copy is verified and recorded: a crash here leaves
-                    # the source, which the next run recognises and removes.
-                    Path(row[0]).unlink(missing_ok=True)
+                _record(fh, writer, _sort_one(pred, out, move, report, claimed), move)
             handled += len(batch)
             if progress:
                 progress(handled, len(paths))
         report.stopped = handled < len(paths)
     return report
+
+
+def _record(fh: Any, writer: Any, row: list[str], move: bool) -> None:
+    """Write ``row`` to the CSV and to the disk; then, for a move, delete the source: only
+    once its copy is verified and recorded, so a crash before leaves the source, which the next
+    run recognises and removes."""
+    writer.writerow(row)
+    fh.flush()
+    os.fsync(fh.fileno())
+    if move and row[4] == "moved":
+        Path(row[0]).unlink(missing_ok=True)
+
+
+def _open_out(out_dir: str | os.PathLike[str], class_names: list[str]) -> tuple[Path,
+                                                                                list[Path]]:
+    """The destination (created, checked writable) and the sort's own folders in it, swept
+    of the partial copies an interrupted sort left.
+
+    Raises:
+        InputError: ``out_dir`` cannot be created or written.
+    """
+    out = Path(out_dir).expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    own = [out / _safe_folder(c) for c in class_names] + [out / UNCERTAIN_FOLDER]
+    for folder in own:
+        sweep(folder)
+    return out, own
+
+
+def _finish_moves(paths: list[str], done: dict[str, str], writer: Any,
+                  report: SortReport) -> None:
+    """Delete the sources an earlier run copied (and recorded) but did not delete, when the
+    copy holds the same bytes; each is recorded as moved."""
+    for p in paths:
+        key = str(Path(p).resolve())
+        if key in done and drop_if_same(Path(key), Path(done[key])):
+            writer.writerow([key, done[key], "", "", "moved", ""])
+            report.finished_moves += 1
 
 
 def _sort_one(
