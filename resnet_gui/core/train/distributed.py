@@ -382,8 +382,8 @@ def replica_slices(train_ds: Any, ctx: Any) -> Any:
 
     Every worker builds the same dataset (same images, shuffle seed and augmentation stream),
     so its global batches are the ones a one-process run trains on. Replica ``r`` of ``R`` keeps
-    rows ``[r*n//R, (r+1)*n//R)`` of a batch of ``n`` (as MirroredStrategy splits a batch), with
-    ``n``: the loss is divided by the global count. A replica may get no image of a last batch
+    rows ``[r*n//R, (r+1)*n//R)`` of a batch of ``n``, and gets ``n`` with them: the loss is
+    divided by the global count. A replica may get no image of a last batch
     smaller than ``R``: its sums are zero, and BatchNorm uses the global batch's statistics
     (:func:`synchronise_batchnorm`). ``ctx`` is the ``tf.distribute.InputContext``.
     """
