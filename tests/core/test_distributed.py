@@ -73,6 +73,14 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> list[int]:
     return codes
 
 
+def _wait_for_line(chief: subprocess.Popen, log: Path, text: str) -> None:
+    """Wait (at most 300 s) until the running chief's log shows ``text``."""
+    deadline = time.monotonic() + 300
+    while text not in log.read_text():
+        assert time.monotonic() < deadline and chief.poll() is None, log.read_text()
+        time.sleep(0.2)
+
+
 def _accuracy(model: Path, held_out: Path) -> float:
     from resnet_gui.core.use.evaluation import evaluate
     from resnet_gui.core.use.inference import Classifier
@@ -216,10 +224,7 @@ def test_a_killed_worker_stops_the_other_and_the_run_resumes(
     out = tmp_path / "model.keras"
     procs = _start_workers(data, out, tmp_path, flags=AUTO_EPOCHS)
     chief_log = tmp_path / "worker0.log"
-    deadline = time.monotonic() + 300
-    while "epoch   3/60" not in chief_log.read_text():
-        assert time.monotonic() < deadline and procs[0].poll() is None, chief_log.read_text()
-        time.sleep(0.2)
+    _wait_for_line(procs[0], chief_log, "epoch   3/60")
     procs[1].send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     assert _wait(procs[:1], 180) == [2]
@@ -257,10 +262,7 @@ def test_a_hung_worker_is_noticed_without_a_collective_timeout(
     data, _ = photo_sets
     procs = _start_workers(data, tmp_path / "m.keras", tmp_path)
     chief_log = tmp_path / "worker0.log"
-    deadline = time.monotonic() + 300
-    while "epoch   2/" not in chief_log.read_text():
-        assert time.monotonic() < deadline and procs[0].poll() is None, chief_log.read_text()
-        time.sleep(0.2)
+    _wait_for_line(procs[0], chief_log, "epoch   2/")
     procs[1].send_signal(signal.SIGSTOP)
     try:
         stopped_at = time.monotonic()

@@ -129,6 +129,19 @@ def sweep(folder: Path, target: Path | None = None, recursive: bool = False) -> 
     return removed
 
 
+def try_writing_in(folder: Path) -> None:
+    """Create ``folder`` if missing, then really create and remove a file in it: permission bits
+    alone do not say (root ignores them; network and read-only mounts refuse anyway).
+
+    Raises:
+        OSError: the folder cannot be made or written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-test.{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def check_writable(path: str | os.PathLike[str]) -> Path:
     """Check that a file can be written at ``path`` (its folder is created if missing).
 
@@ -139,11 +152,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         ModelFileError: with the reason, before any long work begins.
     """
     target = Path(path).expanduser()
-    probe = target.with_name(f".{target.name}.{os.getpid()}.write-test")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
+        try_writing_in(target.parent)
     except OSError as exc:
         raise ModelFileError(
             f"cannot write {target}: {exc.strerror or exc} (checked before training)"

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_gui.core.base.atomic import copy_into, file_digest, free_names, sweep
+from resnet_gui.core.base.atomic import copy_into, file_digest, free_names, sweep, try_writing_in
 from resnet_gui.core.base.errors import InputError
 from resnet_gui.core.data.dataset import REMOVED_FOLDER
 from resnet_gui.core.data.images import is_hidden
@@ -74,10 +74,7 @@ class DataSetEditor:
             raise InputError(f"data set folder not found: {self.root}")
         self.journal = self.root / JOURNAL
         try:
-            self.journal.parent.mkdir(exist_ok=True)
-            probe = self.journal.parent / f".write-test.{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            try_writing_in(self.journal.parent)
         except OSError as exc:
             raise InputError(f"cannot change {self.root}: {exc.strerror or exc} (nothing was "
                              "moved)") from exc

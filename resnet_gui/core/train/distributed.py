@@ -98,6 +98,28 @@ class Cluster:
         (total,) = self.all_reduce_sum([buf])
         return json.loads(bytes(np.rint(total).astype(np.uint8)))
 
+    def check_same_images(self, hashes: list[str]) -> None:
+        """Check that every worker holds the same training images (their content hashes, in
+        order): each slices the same global batches. Every worker takes part and all stop
+        alike; nothing to do for one worker.
+
+        Raises:
+            TrainingError: a worker's images differ from the chief's (another copy of the data).
+        """
+        if self.workers == 1:
+            return
+        import hashlib
+
+        digest = hashlib.sha1("".join(hashes).encode()).hexdigest()
+        chief = self.broadcast_json(digest)
+        (differ,) = self.all_reduce_sum([np.array([float(digest != chief)])])
+        if differ[0] > 0:
+            raise TrainingError(
+                f"the workers do not hold the same training images ({int(differ[0])} of "
+                f"{self.workers} differ from the chief's {len(hashes)}): give every worker the "
+                "same copy of the data folder"
+            )
+
     def broadcast_variables(self, variables: list) -> None:
         """Give every worker the chief's values of ``variables``."""
         if self.workers == 1 or not variables:

@@ -5,7 +5,7 @@ hundreds of milliseconds; in a thread of the GUI process that froze the window (
 measured with a QThread ``fit``). In a child process it cannot. :func:`train_in_subprocess` starts
 a ``spawn``ed child that runs the same ``train()`` and sends plain dicts through a queue
 (``{"kind": "batch" | "epoch" | "log" | "result" | "error", ...}``); the parent turns them back
-into the callbacks' calls and returns the same :class:`~resnet_gui.core.train.training.TrainResult`.
+into the callbacks' calls and returns the same :class:`~resnet_gui.core.train.result.TrainResult`.
 Stop is a ``multiprocessing.Event``. The trained model travels as a ``.keras`` file in a
 temporary folder, removed when the result is garbage-collected.
 """
@@ -176,7 +176,7 @@ def train_in_subprocess(
     (``result.model_file``, which ``result.save`` copies), removed once the result is gone.
 
     Returns:
-        A :class:`~resnet_gui.core.train.training.TrainResult`.
+        A :class:`~resnet_gui.core.train.result.TrainResult`.
 
     Raises:
         RemoteTrainingError: the child failed; the message is the user's, and
@@ -186,7 +186,7 @@ def train_in_subprocess(
         TrainingError: the child died or would not stop.
     """
     from resnet_gui.core.model.files import open_model_file
-    from resnet_gui.core.train.training import TrainResult
+    from resnet_gui.core.train.result import TrainResult
 
     handlers = {"batch": on_batch, "epoch": on_epoch, "log": on_log}
     process = TrainingProcess(config, report)

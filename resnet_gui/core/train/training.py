@@ -8,71 +8,21 @@ See ``docs/recipe.md`` for why the defaults are what they are.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_gui.core.base.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig, TrainPlan
+from resnet_gui.core.base.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
 from resnet_gui.core.base.errors import Stopped, TrainingError
 from resnet_gui.core.data.dataset import DatasetReport, scan_dataset, stratified_split
 from resnet_gui.core.model.archs import get_arch
 from resnet_gui.core.train.recipe import check_settings, make_plan
+from resnet_gui.core.train.result import TrainResult
 from resnet_gui.core.train.runner import Runner, build_for_plan
-
-
-@dataclass
-class TrainResult:
-    """The outcome of :func:`train` (and of ``remote.train_in_subprocess``, the same fields)."""
-
-    model: Any
-    class_names: list[str]
-    plan: TrainPlan
-    history: list[dict]
-    best_epoch: int | None
-    val_accuracy: float | None
-    stopped: bool
-    seconds: float
-    report: DatasetReport | None
-    num_train: int
-    num_val: int
-    #: The validation images (paths), e.g. to evaluate the model on them afterwards.
-    val_images: list[str] = field(default_factory=list)
-    #: The temperature that calibrates the model's probabilities (1.0: not calibrated).
-    temperature: float = 1.0
-    #: A saved copy of ``model`` (a run in a child process hands its model over as a file).
-    model_file: str | None = None
-    #: The run's checkpoint, deleted once the model is saved.
-    checkpoint: Any = None
-    #: False on the workers of a multi-worker run that do not write the model (not the chief).
-    chief: bool = True
-
-    def save(self, path: str | os.PathLike[str], *, discard_checkpoint: bool = True) -> Path:
-        """Save the model atomically as a ``.keras`` file; returns the final path.
-
-        The run's checkpoint is deleted afterwards (the model is safe), unless
-        ``discard_checkpoint`` is False (a hand-over copy, not the user's save).
-
-        Raises:
-            ModelFileError: the path does not end in ``.keras`` or cannot be written.
-        """
-        from resnet_gui.core.model.files import atomic_save, save_model
-
-        if self.model_file is not None:
-            source = self.model_file
-            saved = atomic_save(path, lambda tmp: shutil.copyfile(source, tmp))
-        else:
-            saved = save_model(self.model, path)
-        if self.checkpoint is not None and discard_checkpoint:
-            self.checkpoint.discard()  # the model is safe: the run needs no resuming
-        return saved
-
 
 STOPPED_BEFORE_TRAINING = "stopped before training began; nothing to keep"
 
@@ -390,27 +340,6 @@ def _labels(run: _Run) -> tuple[np.ndarray, np.ndarray]:
     return y_train, y_val
 
 
-def _check_same_images(run: _Run) -> None:
-    """Every worker trains on its slices of the same global batches, so each must hold the same
-    training images (by content, in the same order). Every worker takes part and all stop alike.
-
-    Raises:
-        TrainingError: a worker's images differ from the chief's (another copy of the data).
-    """
-    import hashlib
-
-    cluster = run.cluster
-    digest = hashlib.sha1("".join(r.sha1 for r in run.train_recs).encode()).hexdigest()
-    chief = cluster.broadcast_json(digest)
-    (differ,) = cluster.all_reduce_sum([np.array([float(digest != chief)])])
-    if differ[0] > 0:
-        raise TrainingError(
-            f"the workers do not hold the same training images ({int(differ[0])} of "
-            f"{cluster.workers} differ from the chief's {len(run.train_recs)}): give every "
-            "worker the same copy of the data folder"
-        )
-
-
 def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
          on_epoch: OnEpoch) -> Runner:
     """Keras ``fit`` phase by phase (the multi-worker loop under that strategy)."""
@@ -423,8 +352,8 @@ def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
     if run.cluster.custom_loop:
         from resnet_gui.core.train.distributed import DistributedRunner
 
-        if run.cluster.workers > 1:
-            _check_same_images(run)
+        # every worker slices the same global batches: each must hold the same images
+        run.cluster.check_same_images([r.sha1 for r in run.train_recs])
 
         runner: Runner = DistributedRunner(model, backbone, run.plan, steps, run.num_val > 0,
                                            cluster=run.cluster, **kwargs)

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_gui.core.base.atomic import copy_into as _copy_whole
-from resnet_gui.core.base.atomic import drop_if_same, file_digest, free_names, sweep
+from resnet_gui.core.base.atomic import (
+    drop_if_same,
+    file_digest,
+    free_names,
+    sweep,
+    try_writing_in,
+)
 from resnet_gui.core.base.errors import InputError
 from resnet_gui.core.data.images import expand_inputs
 
@@ -194,10 +200,7 @@ def _open_out(out_dir: str | os.PathLike[str], class_names: list[str]) -> tuple[
     """
     out = Path(out_dir).expanduser().resolve()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        try_writing_in(out)
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     own = [out / _safe_folder(c) for c in class_names] + [out / UNCERTAIN_FOLDER]
