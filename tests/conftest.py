@@ -118,16 +118,64 @@ def trained_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+#: Small trained models committed beside the tests (``python -m tests.data.make_models``
+#: rebuilds them): tests that need *a* model skip a training each. A file that does not load
+#: (another Keras) is trained again here, with the same recipe.
+MODELS = Path(__file__).parent / "data"
+
+
+def train_tiny_model(data: Path, out: Path) -> Path:
     """A small model trained for one epoch (mechanics only, not accuracy)."""
     from resnet_gui.core.base.config import TrainConfig
     from resnet_gui.core.train.training import train
 
     res = train(
-        TrainConfig(str(tiny_data), epochs=1, batch_size=4, width=8, augment="none", weights="none")
+        TrainConfig(str(data), epochs=1, batch_size=4, width=8, augment="none", weights="none")
     )
-    return res.save(tmp_path_factory.mktemp("tiny_model") / "tiny.keras")
+    return res.save(out)
+
+
+def train_sure_model(data: Path, out: Path) -> Path:
+    """A model that has learnt the two tiny classes: it is sure of its own training photos."""
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.training import train
+
+    res = train(TrainConfig(str(data), arch="resnet18", weights="none", epochs=12,
+                            batch_size=4, width=8, augment="none", patience=0))
+    return res.save(out)
+
+
+def committed_model(name: str, make: object, folder: Path) -> Path:
+    """A copy of the committed ``tests/data/<name>`` (tests may change their copy), or, when it
+    does not load here, one trained by ``make(out)``."""
+    from resnet_gui.core.base.errors import ResnetGuiError
+    from resnet_gui.core.use.inference import Classifier
+
+    out = folder / name
+    try:
+        shutil.copyfile(MODELS / name, out)
+        Classifier.load(out)
+        return out
+    except (OSError, ResnetGuiError) as exc:
+        import warnings
+
+        warnings.warn(f"tests/data/{name} unusable here ({exc}): training it", stacklevel=2)
+        out.unlink(missing_ok=True)
+        return make(out)  # type: ignore[operator]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained for one epoch on ``tiny_data`` (mechanics only, not accuracy)."""
+    return committed_model("tiny.keras", lambda out: train_tiny_model(tiny_data, out),
+                           tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def sure_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model that has learnt the two tiny classes: it is sure of its own training photos."""
+    return committed_model("sure.keras", lambda out: train_sure_model(tiny_data, out),
+                           tmp_path_factory.mktemp("sure_model"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-SUBCOMMANDS = ("gui", "scan", "train", "predict", "evaluate", "explain", "export", "cache")
+SUBCOMMANDS = ("gui", "scan", "train", "predict", "evaluate", "review", "explain", "export",
+               "cache")
 #: Options that act on the installation, not on a command (no implicit "gui" before them).
 INSTALL_OPTIONS = ("--selftest", "--install-desktop-entry", "--uninstall-desktop-entry")
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2

@@ -1,5 +1,5 @@
-"""The command line: ``resnet-gui [gui] | scan | train | predict | evaluate | explain | export |
-cache``, and ``resnet-gui --selftest | --install-desktop-entry | --uninstall-desktop-entry``.
+"""The command line: ``resnet-gui [gui] | scan | train | predict | evaluate | review | explain |
+export | cache``, and ``resnet-gui --selftest | --install-desktop-entry | --uninstall-desktop-entry``.
 
 Usage and data errors print one line on stderr and exit with status 2 (``--debug`` shows the
 traceback); Ctrl-C exits with 130. Nothing here imports TensorFlow or Qt at module level:
@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": commands.cmd_train,
             "predict": commands.cmd_predict,
             "evaluate": commands.cmd_evaluate,
+            "review": tools.cmd_review,
             "explain": tools.cmd_explain,
             "export": tools.cmd_export,
             "cache": commands.cmd_cache,

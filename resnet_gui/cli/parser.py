@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--uninstall-desktop-entry", action="store_true",
                      help="remove what --install-desktop-entry wrote")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
-    for add in (_add_gui, _add_scan, _add_train, _add_predict, _add_evaluate, _add_explain,
-                _add_export, _add_cache):
+    for add in (_add_gui, _add_scan, _add_train, _add_predict, _add_evaluate, _add_review,
+                _add_explain, _add_export, _add_cache):
         add(sub)
     return parser
 
@@ -185,6 +185,18 @@ def _add_evaluate(sub: Any) -> None:
     )
 
     add_input_scale(e)
+
+
+def _add_review(sub: Any) -> None:
+    r = sub.add_parser(
+        "review", help="order unlabelled images by how much labelling each would help")
+    r.add_argument("model")
+    r.add_argument("paths", nargs="+", metavar="FOLDER", help="unlabelled images or folders")
+    r.add_argument("--top", type=positive_int, metavar="N", help="print the first N only")
+    r.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    r.add_argument("--labelled", metavar="DATA",
+                   help="the data set already labelled: images like those rank lower")
+    add_input_scale(r)
 
 
 def _add_explain(sub: Any) -> None:

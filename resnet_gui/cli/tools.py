@@ -1,8 +1,10 @@
-"""The commands that act on a trained model: explain, export, and ``predict --sort-into``."""
+"""The commands that act on a trained model: explain, export, review and ``predict --sort-into``."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,3 +121,29 @@ def sort_command(args: argparse.Namespace) -> int:
     print(report.summary())
     print(f"every file is listed in {Path(report.out_dir) / SORT_CSV}")
     return EXIT_FAILED_INPUTS if report.unreadable else EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Print unlabelled images in the order in which labelling them helps most; exit 1 when
+    any image could not be read (named on stderr, never ranked)."""
+    from resnet_gui.core.data.images import expand_inputs
+    from resnet_gui.core.use.review import CSV_HEADER, review
+
+    if not expand_inputs(args.paths):
+        raise UsageError("no images found in the given paths")
+    clf = load_classifier(args)
+    items, errors = review(clf, args.paths, labelled=[args.labelled] if args.labelled else ())
+    shown = items[: args.top] if args.top else items
+    if args.format == "json":
+        print(json.dumps([i.to_dict() for i in shown], indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout)
+        out.writerow(CSV_HEADER)
+        out.writerows([d[k] for k in CSV_HEADER] for d in (i.to_dict() for i in shown))
+    else:
+        for rank, item in enumerate(shown, 1):
+            print(f"{rank}\t{item.path}\t{item.predicted} {item.confidence:.1%}\t"
+                  f"score {item.score:.3f}")
+    for path, reason in errors.items():
+        print(f"{path}: cannot read: {reason}", file=sys.stderr)
+    return EXIT_FAILED_INPUTS if errors else EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -25,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from resnet_gui.core.use.evaluation import IMAGE_ORDERS
+from resnet_gui.ui.evaluation_images import EvaluationImages
 from resnet_gui.ui.widgets.confusion_matrix import ConfusionMatrixView
 from resnet_gui.ui.widgets.drop_zone import FolderDropTarget
 from resnet_gui.ui.widgets.evaluation_charts import ReliabilityChart, RobustnessChart
-from resnet_gui.ui.widgets.image_list import MAX_THUMBS, ImageList
-from resnet_gui.ui.workers import ThreadPool, Worker, evaluate_work, thumbnails_work
+from resnet_gui.ui.widgets.image_list import ImageList
+from resnet_gui.ui.workers import ThreadPool, Worker, evaluate_work
 
 
 class _NumberItem(QTableWidgetItem):
@@ -44,7 +47,7 @@ class _NumberItem(QTableWidgetItem):
         return self.value < getattr(other, "value", -1.0)
 
 
-class EvaluationTab(FolderDropTarget, QWidget):
+class EvaluationTab(EvaluationImages, FolderDropTarget, QWidget):
     """See the module docstring. ``set_classifier`` gives it the model to evaluate."""
 
     status = Signal(str)
@@ -53,6 +56,11 @@ class EvaluationTab(FolderDropTarget, QWidget):
     def __init__(self, pool: ThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
+        self.edits: Any = None  # a DataEdits (set_edits): fix labels from the thumbnails
+        self.data_root = ""  # the data set of the report shown
+        self.evaluated: Any = None  # what it was evaluated on: a folder, or a DatasetReport
+        self.before: tuple[float, int, str] | None = None  # see set_before
+        self._cell: tuple[int, int] | None = None  # the confusion-matrix cell shown
         self.classifier: Any = None
         self.validation: Any = None  # a DatasetReport of the last training run's validation
         self.report: Any = None
@@ -115,6 +123,23 @@ class EvaluationTab(FolderDropTarget, QWidget):
         lv.addWidget(self.table, 1)
         lv.addWidget(self.unusable_label)
 
+        self._build_details()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([430, 870])  # the per-class table whole, the details beside it
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.model_label)
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(splitter, 1)
+
+    def _build_details(self) -> None:
+        """The pages beside the table: the confusion matrix and its cells' images, suspected
+        label errors, all images, calibration, robustness."""
         self.details = QTabWidget()
         matrix_page = QWidget()
         mv = QVBoxLayout(matrix_page)
@@ -141,22 +166,28 @@ class EvaluationTab(FolderDropTarget, QWidget):
         ev.addWidget(self.error_images, 1)
         self.details.addTab(errors_page, "Suspected label errors")
 
+        all_page = QWidget()
+        av = QVBoxLayout(all_page)
+        order_row = QHBoxLayout()
+        self.order_combo = QComboBox()
+        for key, text in IMAGE_ORDERS.items():
+            self.order_combo.addItem(text, key)
+        self.order_combo.currentIndexChanged.connect(lambda _i: self._fill_all())
+        self.all_label = QLabel("")
+        order_row.addWidget(QLabel("Order:"))
+        order_row.addWidget(self.order_combo)
+        order_row.addWidget(self.all_label, 1)
+        self.all_images = ImageList()
+        self.all_images.setObjectName("all_images")
+        av.addLayout(order_row)
+        av.addWidget(self.all_images, 1)
+        self.details.addTab(all_page, "All images")
+        self.image_lists = (self.cell_images, self.error_images, self.all_images)
+
         self.calibration = ReliabilityChart()
         self.details.addTab(self.calibration, "Calibration")
         self.robustness = RobustnessChart()
         self.details.addTab(self.robustness, "Robustness")
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([430, 870])  # the per-class table whole, the details beside it
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.model_label)
-        layout.addLayout(top)
-        layout.addWidget(self.progress)
-        layout.addWidget(splitter, 1)
 
     def _update_enabled(self) -> None:
         busy = self.eval_worker is not None
@@ -178,6 +209,7 @@ class EvaluationTab(FolderDropTarget, QWidget):
             return
         self.stop()
         self.classifier = classifier
+        self.before = None
         if self.report is not None:
             self._clear_results("Model changed: evaluate again.")
         name = classifier.info.get("architecture") or "model"
@@ -230,6 +262,8 @@ class EvaluationTab(FolderDropTarget, QWidget):
         if self.eval_worker is not None:
             return
         self._clear_results(message)
+        self.data_root = data if isinstance(data, str) else data.root
+        self.evaluated = data
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
         self.eval_worker = self.pool.submit(
@@ -259,7 +293,9 @@ class EvaluationTab(FolderDropTarget, QWidget):
         self.unusable_label.setText("")
         self.table.setRowCount(0)
         self.matrix.set_matrix([], [])
-        for images in (self.cell_images, self.error_images):
+        self._cell = None
+        self.all_label.setText("")
+        for images in self.image_lists:
             self._stop_thumbnails(images)
             images.clear()
         self.errors_label.setText("")
@@ -298,8 +334,7 @@ class EvaluationTab(FolderDropTarget, QWidget):
         self.progress.setValue(1000)
         self.progress.setFormat("done")
         n = len(report.paths)
-        skipped = f"; {len(report.unusable)} file(s) could not be read" if report.unusable else ""
-        self.summary.setText(f"Accuracy {report.accuracy:.1%} on {n} images{skipped}")
+        self._show_summary()
         shown = report.unusable[:20]
         self.unusable_label.setText(
             "Not evaluated (cannot be read):\n" + "\n".join(
@@ -311,9 +346,32 @@ class EvaluationTab(FolderDropTarget, QWidget):
         self.matrix.set_matrix(report.classes, report.confusion_matrix)
         self.cell_label.setText("Click a cell to see its images, most confident first.")
         self._fill_errors(report)
+        self._fill_all()
         self.calibration.show_report(report)
         self.robustness.show_report(report)
         self.status.emit(f"Evaluation: accuracy {report.accuracy:.1%} on {n} images")
+
+    def set_before(self, accuracy: float, images: int, folder: str) -> None:
+        """The accuracy before "Train again" on ``folder`` ('': the validation images of the
+        run), shown beside the next evaluation's when it is of the same kind."""
+        self.before = (accuracy, images, folder)
+
+    def _show_summary(self) -> None:
+        report = self.report
+        skipped = f"; {len(report.unusable)} file(s) could not be read" if report.unusable else ""
+        changed = self.changed_since_evaluation()
+        since = (f" — {changed} label{'s' if changed != 1 else ''} changed since this "
+                 "evaluation" if changed else "")
+        before = ""
+        folder = self.evaluated if isinstance(self.evaluated, str) else ""
+        if self.before is not None and self.before[2] == folder:
+            what = "images" if folder else "validation images of the previous run"
+            now = "" if folder else " of this run"
+            before = (f"<br>Before Train again: {self.before[0]:.1%} on {self.before[1]} "
+                      f"{what} → after: {report.accuracy:.1%} on {len(report.paths)}{now}")
+        self.summary.setText(
+            f"Accuracy {report.accuracy:.1%} on {len(report.paths)} images{skipped}{since}"
+            + before)
 
     def _fill_table(self, report: Any) -> None:
         self.table.setSortingEnabled(False)
@@ -334,70 +392,6 @@ class EvaluationTab(FolderDropTarget, QWidget):
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setStretchLastSection(True)
-
-    def _fill_errors(self, report: Any) -> None:
-        rows = report.suspected_label_errors
-        self.errors_label.setText(
-            f"{len(rows)} image(s) whose folder label disagrees with a confident prediction, "
-            "most suspicious first; the number is the model's probability for what it sees "
-            "minus that for the label. Double-click to open; right-click to show in its folder."
-            if rows else "No suspected label errors: no confident prediction contradicts a label."
-        )
-        paths = self.error_images.show_rows(
-            rows, lambda r: f"{Path(r['path']).name}\n{r['label']} → {r['predicted']} "
-                            f"({r['confidence']:.2f})"
-        )
-        self._load_thumbnails(paths, self.error_images)
-
-    @Slot(int, int)
-    def show_cell(self, true: int, predicted: int) -> None:
-        """List the images of one confusion-matrix cell, most confident first."""
-        if self.report is None:
-            return
-        rows = self.report.cell(true, predicted)
-        classes = self.report.classes
-        more = f" (first {MAX_THUMBS})" if len(rows) > MAX_THUMBS else ""
-        self.cell_label.setText(
-            f"{len(rows)} '{classes[true]}' image(s) predicted '{classes[predicted]}'{more}"
-        )
-        paths = self.cell_images.show_rows(
-            rows, lambda r: f"{Path(r['path']).name}\n{r['probability']:.1%}"
-        )
-        self._load_thumbnails(paths, self.cell_images)
-
-    def _load_thumbnails(self, paths: list[str], target: ImageList) -> None:
-        """Decode ``paths``' thumbnails in the background into ``target`` (each list has its
-        own worker, so filling one never stops the other)."""
-        self._stop_thumbnails(target)
-        if paths:
-            self.thumb_workers[target.objectName()] = self.pool.submit(
-                thumbnails_work(paths), name="thumbnails",
-                connect={"progressed": self._thumbnail, "finished": self._thumbs_finished},
-            )
-
-    def _stop_thumbnails(self, target: ImageList) -> None:
-        worker = self.thumb_workers.pop(target.objectName(), None)
-        if worker is not None:
-            worker.stop()
-
-    def _list_of(self, worker: Any) -> ImageList | None:
-        for name, w in self.thumb_workers.items():
-            if w is worker:
-                return self.cell_images if name == "cell_images" else self.error_images
-        return None  # a stopped worker's late thumbnails: their list was cleared
-
-    @Slot(object)
-    def _thumbnail(self, item: tuple[str, Any]) -> None:
-        target = self._list_of(self.sender())
-        if target is not None:
-            target.set_thumbnail(*item)
-
-    @Slot()
-    def _thumbs_finished(self) -> None:
-        worker = self.sender()
-        for name, w in list(self.thumb_workers.items()):
-            if w is worker:
-                del self.thumb_workers[name]
 
     def folder_dropped(self, path: str) -> None:
         """A folder dropped on the tab: evaluate on it."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui.core.model.files import INPUT_SCALES, MODEL_SUFFIXES
+from resnet_gui.ui.card_edits import CardEdits
 from resnet_gui.ui.explain_cards import ExplainCards
 from resnet_gui.ui.file_filters import IMAGE_FILTER, MODEL_FILTER
 from resnet_gui.ui.model_dialogs import SortDialog
@@ -48,7 +49,7 @@ SCALE_CHOICES = {
 }
 
 
-class InferenceTab(ExplainCards, QWidget):
+class InferenceTab(ExplainCards, CardEdits, QWidget):
     """See the module docstring."""
 
     status = Signal(str)
@@ -370,6 +371,8 @@ class InferenceTab(ExplainCards, QWidget):
     def _make_card(self, result: dict, overlay: Any = None) -> PredictionCard:
         card = PredictionCard(result)
         card.activated.connect(self.show_explanation)
+        card.menu_requested.connect(self._card_menu)
+        card.key_pressed.connect(self._card_key)
         card.set_overlay(overlay)
         card.show_overlay(self.explain_box.isChecked())
         return card

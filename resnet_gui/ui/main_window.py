@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -18,9 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from resnet_gui import __version__
+from resnet_gui.ui.data_edits import DataEdits
 from resnet_gui.ui.evaluation_tab import EvaluationTab
 from resnet_gui.ui.inference_tab import InferenceTab
 from resnet_gui.ui.resnet_help import ResNetHelpDialog
+from resnet_gui.ui.review_tab import ReviewTab
+from resnet_gui.ui.train_again import TrainAgain
 from resnet_gui.ui.training_tab import TrainingTab
 from resnet_gui.ui.workers import ThreadPool, tensorflow_work
 
@@ -42,9 +46,12 @@ class MainWindow(QMainWindow):
         self.training_tab = TrainingTab(self.pool)
         self.inference_tab = InferenceTab(self.pool)
         self.evaluation_tab = EvaluationTab(self.pool)
+        self.review_tab = ReviewTab(self.pool)
         self.tabs.addTab(self.training_tab, "Training")
         self.tabs.addTab(self.inference_tab, "Inference")
         self.tabs.addTab(self.evaluation_tab, "Evaluation")
+        self.tabs.addTab(self.review_tab, "Review")
+        self.edits = DataEdits(self)
         self._pending_evaluation: str | None = None
         self.setCentralWidget(self.tabs)
 
@@ -53,6 +60,7 @@ class MainWindow(QMainWindow):
         self.training_tab.status.connect(self.show_status)
         self.inference_tab.status.connect(self.show_status)
         self.evaluation_tab.status.connect(self.show_status)
+        self.review_tab.status.connect(self.show_status)
         self.inference_tab.classifier_changed.connect(self._classifier_changed)
         self.inference_tab.model_failed.connect(self._model_failed)
         self.training_tab.trained.connect(self._training_done)
@@ -61,8 +69,49 @@ class MainWindow(QMainWindow):
         self.training_tab.folder_opened.connect(lambda p: self._add_recent("recent/folders", p))
         self.training_tab.model_saved.connect(lambda p: self._add_recent("recent/models", p))
         self.inference_tab.model_loaded.connect(lambda p: self._add_recent("recent/models", p))
+        self._connect_edits()
+        self.train_again = TrainAgain(self)  # after _training_done: it evaluates the new model
+        self.training_tab.again_button.clicked.connect(self.train_again.start)
         self._build_menus()
         self._restore()
+
+    def _connect_edits(self) -> None:
+        """Every view that shows images can fix labels or grow the data set (DataEdits)."""
+        data_root = self.training_tab.folder_edit.text
+        self.evaluation_tab.set_edits(self.edits)
+        self.inference_tab.set_edits(self.edits, data_root)
+        self.review_tab.set_edits(self.edits, data_root)
+        self.edits.changed.connect(self._data_changed)
+        self.edits.said.connect(self.show_status)
+        self.edits.busy_root = lambda: (self.training_tab.folder_edit.text()
+                                        if self.training_tab.training else "")
+        self.training_tab.before_scan = self.edits.recover  # a crashed edit, finished first
+        self.training_tab.folder_opened.connect(self._data_set_opened)
+        self._opened = ""
+
+    @Slot(str)
+    def _data_set_opened(self, root: str) -> None:
+        """Another data set in the training tab: Edit > Undo acts on it (a rescan of the same
+        one after an edit leaves Undo where the edit was)."""
+        if _same(root) != self._opened:
+            self._opened = self.edits.current_root = _same(root)
+        self.review_tab.refresh_classes()
+
+    @Slot(str, object)
+    def _data_changed(self, root: str, action: Any) -> None:
+        """The training tab's scan follows the data set; the status bar says what changed."""
+        folder = self.training_tab.folder_edit.text()
+        if folder and _same(folder) == _same(root) and not self.training_tab.training:
+            self.training_tab.open_folder(folder)
+        self.show_status(f"{action.describe().capitalize()} in {Path(root).name} "
+                         "(Edit ▸ Undo: Ctrl+Z)")
+
+    def undo_edit(self) -> None:
+        """Edit > Undo: reverse the last change to the data set (also one from before a
+        restart)."""
+        action = self.edits.undo()
+        if action is None:
+            self.show_status("Nothing to undo")
 
     # ------------------------------------------------------------------ menus
     def _build_menus(self) -> None:
@@ -88,10 +137,17 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self._action("Quit", QKeySequence.StandardKey.Quit, self.close))
 
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action("Undo", QKeySequence.StandardKey.Undo, self.undo_edit)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.aboutToShow.connect(lambda: self.undo_action.setText(self.edits.undo_text()))
+
         run_menu = self.menuBar().addMenu("&Training")
         run_menu.addAction(
             self._action("Train", QKeySequence("Ctrl+T"), self.training_tab.start_training)
         )
+        run_menu.addAction(self._action("Train again", QKeySequence("Ctrl+Shift+T"),
+                                        lambda: self.train_again.start()))
         run_menu.addAction(
             self._action("Stop", QKeySequence("Ctrl+."), self.training_tab.stop_training)
         )
@@ -108,6 +164,8 @@ class MainWindow(QMainWindow):
                                     lambda: self.tabs.setCurrentIndex(1)))
         view.addAction(self._action("Evaluation tab", QKeySequence("Ctrl+3"),
                                     lambda: self.tabs.setCurrentIndex(2)))
+        view.addAction(self._action("Review tab", QKeySequence("Ctrl+4"),
+                                    lambda: self.tabs.setCurrentIndex(3)))
         inf = self.menuBar().addMenu("&Inference")
         inf.addAction(self._action("Add images…", QKeySequence("Ctrl+I"),
                                    self.inference_tab.choose_images))
@@ -246,6 +304,7 @@ class MainWindow(QMainWindow):
     def _classifier_changed(self, classifier: Any) -> None:
         self.export_model_action.setEnabled(True)
         self.evaluation_tab.set_classifier(classifier)
+        self.review_tab.set_classifier(classifier)
         if self._pending_evaluation:
             folder, self._pending_evaluation = self._pending_evaluation, None
             self.tabs.setCurrentWidget(self.evaluation_tab)
@@ -268,6 +327,7 @@ class MainWindow(QMainWindow):
                                  unusable=[], warnings=[])
         self.evaluation_tab.set_validation(validation)
         self.evaluation_tab.set_classifier(self.training_tab.classifier)
+        self.review_tab.set_classifier(self.training_tab.classifier)
         self.export_model_action.setEnabled(self.training_tab.classifier is not None)
 
     def show_status(self, text: str) -> None:
@@ -348,3 +408,8 @@ class MainWindow(QMainWindow):
             self.pool.stop_all(timeout_s=60)
         self.save_settings()
         event.accept()
+
+
+def _same(path: str) -> str:
+    """One spelling of a folder's path (``~`` expanded, links followed)."""
+    return str(Path(path).expanduser().resolve())

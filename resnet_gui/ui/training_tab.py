@@ -41,6 +41,7 @@ class TrainingTab(FolderDropTarget, QWidget):
     status = Signal(str)
     folder_opened = Signal(str)
     model_saved = Signal(str)
+    run_finished = Signal()  # after every run: trained, stopped or failed
 
     def __init__(self, pool: ThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +51,9 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.classifier: Any = None  # the trained model, wrapped once
         self.scan_worker: Worker | None = None
         self.train_worker: Worker | None = None
+        #: Called with a folder before it is scanned (the main window finishes a data set
+        #: edit a crash cut short there).
+        self.before_scan: Any = None
         self._abort = threading.Event()
         self.setAcceptDrops(True)
         self._build()
@@ -114,7 +118,12 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.save_button.clicked.connect(self.save_model_dialog)
         self.use_button = QPushButton("Use in Inference tab")
         self.use_button.clicked.connect(self.use_model)
-        for b in (self.train_button, self.stop_button, self.save_button, self.use_button):
+        self.again_button = QPushButton("Train again")
+        self.again_button.setToolTip(
+            "Continue from the current model on the data set as it is now (after fixing "
+            "labels or adding photos), then compare accuracy before and after")
+        for b in (self.train_button, self.again_button, self.stop_button, self.save_button,
+                  self.use_button):
             buttons.addWidget(b)
         lv.addLayout(buttons)
 
@@ -156,6 +165,7 @@ class TrainingTab(FolderDropTarget, QWidget):
             w.setEnabled(not busy)
         can_train = self.report is not None and not busy and self.scan_worker is None
         self.train_button.setEnabled(can_train)
+        self.again_button.setEnabled(can_train)
         self.train_button.setToolTip(
             "Start training (Ctrl+T)" if can_train else
             ("Training…" if busy else "Choose a dataset folder first")
@@ -177,6 +187,8 @@ class TrainingTab(FolderDropTarget, QWidget):
             return
         if self.scan_worker is not None:
             self.scan_worker.stop()
+        if self.before_scan is not None:
+            self.before_scan(str(path))
         self.folder_edit.setText(str(path))
         self.report = None
         self.report_tree.clear()
@@ -275,18 +287,23 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.resume_bar.hide()
 
     # ------------------------------------------------------------------ training
-    def make_config(self, resume: bool = False) -> Any:
-        """A core TrainConfig from the widgets (``resume``: the interrupted run's settings)."""
+    def make_config(self, resume: bool = False, init: str | None = None) -> Any:
+        """A core TrainConfig from the widgets (``resume``: the interrupted run's settings;
+        ``init``: continue from that model, keeping its architecture, size and width)."""
         from resnet_gui.core.base.config import TrainConfig
 
         data = self.report.root if self.report else self.folder_edit.text()
-        return TrainConfig(data_dir=data, resume=resume, **self.form.config_kwargs())
+        kwargs = self.form.config_kwargs()
+        if init:
+            kwargs.update(arch="auto", image_size=None, width=None, weights="auto", init=init)
+        return TrainConfig(data_dir=data, resume=resume, **kwargs)
 
-    def start_training(self, resume: bool = False) -> None:
-        """Start a training run in a worker thread (``resume``: continue the interrupted one)."""
+    def start_training(self, resume: bool = False, init: str | None = None) -> None:
+        """Start a training run in a worker thread (``resume``: continue the interrupted one;
+        ``init``: continue from that model file, as "Train again" does)."""
         if self.report is None or self.train_worker is not None:
             return
-        config = self.make_config(resume)
+        config = self.make_config(resume, init)
         self.resume_bar.hide()
         self._abort.clear()
         self.result = None
@@ -389,6 +406,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         self.train_worker = None
         self.plot.flush()
         self._update_enabled()
+        self.run_finished.emit()
 
     # ------------------------------------------------------------------ results
     def save_model_dialog(self) -> None:

@@ -281,6 +281,20 @@ def evaluate_work(classifier: Any, data: Any, robustness: bool) -> WorkFn:
     return work
 
 
+def review_work(classifier: Any, inputs: list[str], labelled: list[str]) -> WorkFn:
+    """Order unlabelled photos for labelling (``core.use.review.review``); progress is (done,
+    total); the result is (the ReviewItems in order, unreadable path -> reason), or None when
+    stopped."""
+
+    def work(emit: Report, should_stop: Callable[[], bool]) -> Any:
+        from resnet_gui.core.use.review import review
+
+        return review(classifier, inputs, labelled=labelled, should_stop=should_stop,
+                      progress=lambda d, t: emit((d, t)))
+
+    return work
+
+
 def thumbnails_work(paths: list[str], size: int = 96) -> WorkFn:
     """Decode upright thumbnails; each progress event is (path, uint8 array or None)."""
 

@@ -98,3 +98,21 @@ def test_bad_names_paths_and_a_folder_that_cannot_be_written(data: Path, tmp_pat
     (locked / ".resnet-gui").write_text("a file where the journal's folder goes")
     with pytest.raises(InputError, match="cannot change .*nothing was moved"):
         DataSetEditor(locked)
+
+
+def test_photos_moved_in_from_elsewhere_come_back_on_undo(data: Path, tmp_path: Path) -> None:
+    from resnet_gui.core.data.dataset import class_folders
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    photo = inbox / "new.jpg"
+    shutil.copyfile(next((data / "china").iterdir()), photo)
+    editor = DataSetEditor(data)
+    moved = editor.add_copies([photo], "tiger", move=True)
+    assert moved.kind == "move" and not photo.exists()
+    assert (data / "tiger" / "new.jpg").is_file()
+    editor.remove([data / "tiger" / "new.jpg"])
+    assert class_folders(data) == ["china", "flower", "tiger"]  # not _removed, not .resnet-gui
+    editor.undo()
+    editor.undo()
+    assert photo.is_file() and not (data / "tiger" / "new.jpg").exists()

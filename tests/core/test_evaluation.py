@@ -194,3 +194,21 @@ def test_planted_mislabeled_images_top_the_list(
     assert first["label"] == "8" and first["predicted"] == "3" and first["confidence"] > 0.9
     cal = rep.calibration
     assert cal["temperature"] != 1.0 and cal["ece"] < cal["ece_uncalibrated"]
+
+
+def test_images_in_order_incorrect_or_least_confident_first() -> None:
+    from resnet_gui.core.use.evaluation import EvaluationReport
+
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.55, 0.45], [0.2, 0.8], [0.3, 0.7]])
+    report = EvaluationReport(
+        accuracy=0.6, classes=["a", "b"], per_class={}, confusion_matrix=[],
+        paths=["p0", "p1", "p2", "p3", "p4"], labels=np.array([0, 0, 0, 1, 0]),
+        probabilities=probs)
+    wrong_first = report.images_in_order("incorrect")
+    # Wrong: p4 (0.7 sure), p1 (0.6); then right, least sure first: p2, p3, p0.
+    assert [r["path"] for r in wrong_first] == ["p4", "p1", "p2", "p3", "p0"]
+    assert wrong_first[0] == {"path": "p4", "label": "a", "predicted": "b", "probability": 0.7}
+    assert [r["path"] for r in report.images_in_order("least_confident")] == \
+        ["p2", "p1", "p4", "p3", "p0"]
+    with pytest.raises(ValueError, match="unknown order"):
+        report.images_in_order("newest")

@@ -214,6 +214,7 @@ def test_ctrl_c_during_predict_exits_130(tiny_model: Path, tiny_data: Path,
     assert main(["predict", str(tiny_model), str(tiny_data)]) == 130
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget_mb", [2048, 0], ids=["in-memory", "on-the-fly"])
 def test_files_broken_after_the_scan_are_dropped_and_named(
     tiny_data: Path, tmp_path: Path, budget_mb: int

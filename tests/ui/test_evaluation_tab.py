@@ -6,21 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 
 from tests.ui.conftest import drop
-
-
-@pytest.fixture(scope="module")
-def sure_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model that has learnt the two tiny classes: it is sure of its own training photos."""
-    from resnet_gui.core.base.config import TrainConfig
-    from resnet_gui.core.train.training import train
-
-    res = train(TrainConfig(str(tiny_data), arch="resnet18", weights="none", epochs=12,
-                            batch_size=4, width=8, augment="none", patience=0))
-    return res.save(tmp_path_factory.mktemp("sure_model") / "sure.keras")
 
 
 def _many_images(source: Path, folder: Path, copies: int) -> Path:

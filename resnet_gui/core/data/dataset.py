@@ -264,6 +264,16 @@ def scan_dataset(
     return report
 
 
+def class_folders(root: str | os.PathLike[str]) -> list[str]:
+    """The names of ``root``'s class folders, sorted (hidden ones and ``_removed`` are not
+    classes); empty for a folder that does not exist."""
+    path = Path(root)
+    if not path.is_dir():
+        return []
+    return sorted(p.name for p in path.iterdir()
+                  if p.is_dir() and not is_hidden(p) and p.name != REMOVED_FOLDER)
+
+
 def _class_names(root_path: Path, classes: Iterable[str] | None) -> list[str]:
     """The class names: ``classes`` when given (every subfolder must be one of them), else the
     subfolders, at least two.
@@ -275,8 +285,7 @@ def _class_names(root_path: Path, classes: Iterable[str] | None) -> list[str]:
         raise DatasetError(f"dataset folder does not exist: {root_path}")
     if not root_path.is_dir():
         raise DatasetError(f"not a folder: {root_path} (expected one subfolder per class)")
-    folders = sorted(p.name for p in root_path.iterdir()
-                     if p.is_dir() and not is_hidden(p) and p.name != REMOVED_FOLDER)
+    folders = class_folders(root_path)
     if classes is not None:
         class_names = list(classes)
         unknown = [f for f in folders if f not in class_names]

@@ -94,8 +94,10 @@ class DataSetEditor:
         sources = [p for p in map(self._inside, paths) if p.parent != folder]
         return self._run("move", self._plan(sources, lambda _p: folder), target=name)
 
-    def add_copies(self, paths: Iterable[str | os.PathLike[str]], name: str) -> Action:
-        """Copy images from anywhere into class ``name`` (made if new); the originals stay.
+    def add_copies(self, paths: Iterable[str | os.PathLike[str]], name: str, *,
+                   move: bool = False) -> Action:
+        """Copy images from anywhere into class ``name`` (made if new); the originals stay
+        (with ``move``: they go, once their copy is verified; undo brings them back).
 
         Raises:
             InputError: a bad class name, or a path that is not a file.
@@ -105,7 +107,8 @@ class DataSetEditor:
         for src in sources:
             if not src.is_file():
                 raise InputError(f"not a file: {src}")
-        return self._run("add", self._plan(sources, lambda _p: folder), target=name)
+        return self._run("move" if move else "add", self._plan(sources, lambda _p: folder),
+                         target=name)
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> Action:
         """Move images of this data set to ``_removed/<their class>/`` (never deleted).

@@ -77,6 +77,30 @@ class EvaluationReport:
         ]
         return sorted(rows, key=lambda r: -r["probability"])
 
+    def images_in_order(self, order: str) -> list[dict]:
+        """Every evaluated image as a row (path, label, predicted, probability of the
+        prediction), in one of :data:`IMAGE_ORDERS`: "incorrect" (the wrong ones first, the
+        surest mistakes first; then the right ones, least sure first) or "least_confident"."""
+        if not len(self.paths):
+            return []
+        pred = self.probabilities.argmax(axis=1)
+        top = self.probabilities.max(axis=1)
+        if order == "incorrect":
+            wrong = pred != self.labels
+            idx = sorted(range(len(pred)), key=lambda i: (not wrong[i],
+                                                          -top[i] if wrong[i] else top[i]))
+        elif order == "least_confident":
+            idx = list(np.argsort(top, kind="stable"))
+        else:
+            raise ValueError(f"unknown order {order!r}; one of {', '.join(IMAGE_ORDERS)}")
+        return [{"path": self.paths[i], "label": self.classes[self.labels[i]],
+                 "predicted": self.classes[pred[i]], "probability": float(top[i])}
+                for i in idx]
+
+
+#: The orders of :meth:`EvaluationReport.images_in_order`, with the app's names for them.
+IMAGE_ORDERS = {"incorrect": "Incorrect first", "least_confident": "Least confident first"}
+
 
 def metrics_from_predictions(
     y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]

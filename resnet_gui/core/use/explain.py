@@ -22,7 +22,6 @@ from resnet_gui.core.base.atomic import replacing
 from resnet_gui.core.base.errors import ImageError, InputError
 from resnet_gui.core.data.images import open_image, resize_square
 from resnet_gui.core.model.files import scale_pixels
-from resnet_gui.core.model.graph import Chain, layer_chain
 
 if TYPE_CHECKING:
     from resnet_gui.core.use.inference import Classifier
@@ -58,11 +57,6 @@ def class_index(classifier: Classifier, label: str | None) -> int | None:
         ) from None
 
 
-def _chain(classifier: Classifier) -> Chain:
-    return classifier.derived("grad_cam_chain",
-                              lambda c: layer_chain(c.model, c.image_size))
-
-
 def grad_cam(
     classifier: Classifier, images: np.ndarray, classes: Sequence[int | None] | None = None
 ) -> tuple[np.ndarray, list[int]]:
@@ -79,7 +73,7 @@ def grad_cam(
     from resnet_gui.core.base.tfsetup import import_tensorflow
 
     tf = import_tensorflow()
-    chain = _chain(classifier)
+    chain = classifier.chain()
     x = tf.convert_to_tensor(scale_pixels(images, classifier.input_scale))
     with tf.GradientTape() as tape:
         features = chain.run_features(x)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from resnet_gui.core.base.calibration import apply_temperature
 from resnet_gui.core.base.errors import ImageError, ModelFileError
 from resnet_gui.core.data.images import expand_inputs, load_image, open_image, resize_square
 from resnet_gui.core.model.files import scale_pixels
+
+if TYPE_CHECKING:
+    from resnet_gui.core.model.graph import Chain
 
 
 @dataclass
@@ -77,8 +80,8 @@ def prediction_rows(results: Iterable[dict], top_k: int | None = None) -> list[l
     return rows
 
 
-def _decode_chunk(chunk: list[str], size: int, thumbnail_size: int | None
-                  ) -> tuple[list[str], np.ndarray, dict[int, str], list]:
+def decode_batch(chunk: list[str], size: int, thumbnail_size: int | None
+                 ) -> tuple[list[str], np.ndarray, dict[int, str], list]:
     """Decode one batch of files at the model's ``size``: the files, their pixels, the errors
     by position, and a thumbnail of each (with ``thumbnail_size``) from the same decode."""
     arr = np.zeros((len(chunk), size, size, 3), np.uint8)
@@ -122,6 +125,17 @@ class Classifier:
             if key not in self._derived:
                 self._derived[key] = make(self)
             return self._derived[key]
+
+    def chain(self) -> Chain:
+        """The model as ``head(features(x))`` (built and checked once; see
+        :func:`resnet_gui.core.model.graph.layer_chain`).
+
+        Raises:
+            ModelFileError: the model is not a chain of layers with a spatial feature map.
+        """
+        from resnet_gui.core.model.graph import layer_chain
+
+        return self.derived("layer_chain", lambda c: layer_chain(c.model, c.image_size))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], input_scale: str | None = None) -> Classifier:
@@ -258,7 +272,7 @@ class Classifier:
         chunks = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         with ThreadPoolExecutor(max_workers=1) as pool:
             def decode(index: int) -> Any:
-                return pool.submit(_decode_chunk, chunks[index], self.image_size, thumbnail_size)
+                return pool.submit(decode_batch, chunks[index], self.image_size, thumbnail_size)
 
             pending = decode(0) if chunks else None
             for index in range(len(chunks)):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -33,10 +33,13 @@ class PredictionCard(QFrame):
     """Shows a result dict as made by ``predict_work`` (path, predictions, error, thumbnail).
 
     The thumbnail can switch to a Grad-CAM overlay (:meth:`set_overlay`, :meth:`show_overlay`);
-    a double-click emits ``activated`` with the photo's path.
+    a double-click emits ``activated`` with the photo's path, a right-click ``menu_requested``
+    (path, global position) and a key press while it has focus ``key_pressed`` (path, event).
     """
 
     activated = Signal(str)
+    menu_requested = Signal(str, QPoint)
+    key_pressed = Signal(str, QKeyEvent)
 
     def __init__(self, result: dict, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,8 +51,10 @@ class PredictionCard(QFrame):
         self.setStyleSheet(
             "#predictionCard { background: palette(base); border: 1px solid palette(mid);"
             " border-radius: 6px; }"
+            " #predictionCard:focus { border: 2px solid palette(highlight); }"
         )
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
         thumb = QLabel()
@@ -133,6 +138,15 @@ class PredictionCard(QFrame):
     def mouseDoubleClickEvent(self, event: object) -> None:  # noqa: N802 - Qt API
         if not self.result.get("error"):
             self.activated.emit(self.result["path"])
+
+    def contextMenuEvent(self, event: object) -> None:  # noqa: N802 - Qt API
+        self.menu_requested.emit(self.result["path"], event.globalPos())  # type: ignore[attr-defined]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        event.ignore()  # a slot that uses the key accepts it
+        self.key_pressed.emit(self.result["path"], event)
+        if not event.isAccepted():
+            super().keyPressEvent(event)
 
     @property
     def top_label(self) -> str | None:

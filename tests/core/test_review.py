@@ -1,0 +1,95 @@
+"""Which photos to label next (core/use/review.py): the order's parts, each able to fail, and the
+``review`` command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet_gui.core.use.review import review_order, typicality, uncertainty, unit_rows
+
+
+def _clusters(rng: np.random.Generator, centres: np.ndarray, sizes: list[int],
+              spread: float) -> tuple[np.ndarray, np.ndarray]:
+    feats = np.concatenate([c + spread * rng.normal(size=(n, len(c)))
+                            for c, n in zip(centres, sizes, strict=True)])
+    which = np.concatenate([np.full(n, i) for i, n in enumerate(sizes)])
+    return unit_rows(feats), which
+
+
+def test_uncertainty_and_typicality() -> None:
+    p = np.array([[0.5, 0.5, 0.0], [0.9, 0.05, 0.05], [0.6, 0.3, 0.1]])
+    assert np.allclose(uncertainty(p), [1.0, 0.15, 0.7])
+    rng = np.random.default_rng(0)
+    feats, which = _clusters(rng, np.eye(8)[:2] * 5, [40, 1], 0.3)  # a crowd and a loner
+    t = typicality(feats)
+    assert t.max() == pytest.approx(1.0) and t[which == 1][0] < t[which == 0].min()
+
+
+def test_the_order_covers_what_is_not_labelled_and_skips_near_copies() -> None:
+    rng = np.random.default_rng(1)
+    centres = np.eye(16)[:4] * 5
+    feats, which = _clusters(rng, centres, [30, 30, 30, 30], 0.4)
+    labelled, _ = _clusters(rng, centres[:2], [5, 5], 0.4)  # clusters 0 and 1 are labelled
+    probs = np.full((len(feats), 2), 0.5)  # all equally uncertain
+    order, gains = review_order(probs, feats, labelled)
+    assert set(which[order[:2]]) == {2, 3}  # the first picks: the two uncovered clusters
+    fresh, _ = review_order(probs, feats)  # nothing labelled: one per cluster first
+    assert len(set(which[fresh[:4]])) == 4
+    assert sorted(order) == list(range(len(feats))) and len(gains) == len(feats)
+    # Uncertainty alone picks near-copies one after another; the app's order takes one.
+    copies, _ = _clusters(rng, centres[3:], [10], 0.01)
+    mixed = np.concatenate([feats, copies])
+    probs = np.tile([0.95, 0.05], (len(mixed), 1))
+    probs[np.flatnonzero(which == 2)] = [0.55, 0.45]  # uncertain, and different from each other
+    probs[len(feats):] = [0.5, 0.5]  # the most uncertain, and all alike
+    by_margin, _ = review_order(probs, mixed, labelled, method="margin")
+    assert (by_margin[:10] >= len(feats)).all()
+    app, _ = review_order(probs, mixed, labelled)
+    assert (app[:6] >= len(feats)).sum() == 1
+
+
+def test_review_command_json_csv_top_and_unreadable_files(
+    tiny_model: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resnet_gui.cli import main
+
+    folder = tmp_path / "unlabelled"
+    folder.mkdir()
+    photos = sorted(tiny_data.rglob("*.jpg"))
+    for k, p in enumerate(photos):
+        shutil.copy(p, folder / f"{k:02d}.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    assert main(["review", str(tiny_model), str(folder), "--format", "json",
+                 "--labelled", str(tiny_data)]) == 1
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert len(rows) == len(photos) and "broken.jpg" in err
+    assert all(set(r) >= {"path", "predicted", "confidence", "score"} for r in rows)
+    assert "broken.jpg" not in out and {r["predicted"] for r in rows} <= {"china", "flower"}
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in folder.glob("[0-9]*.jpg"))
+    (folder / "broken.jpg").unlink()
+    assert main(["review", str(tiny_model), str(folder), "--top", "3", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "path,predicted,confidence,score" and len(lines) == 4
+    (tmp_path / "empty").mkdir()
+    assert main(["review", str(tiny_model), str(tmp_path / "empty")]) == 2
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_labelled_images_are_those_of_the_class_folders(tiny_data: Path, tmp_path: Path) -> None:
+    from resnet_gui.core.data.edits import DataSetEditor
+    from resnet_gui.core.use.review import labelled_images
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    gone = sorted((data / "china").iterdir())[0]
+    DataSetEditor(data).remove([gone])
+    found = labelled_images([data])
+    assert len(found) == 11 and not any("_removed" in p for p in found)
+    assert labelled_images([data / "flower"]) == sorted(str(p) for p in
+                                                        (data / "flower").iterdir())
