@@ -36,7 +36,8 @@ def accuracy(model_path: Path, paths: list[str], labels: np.ndarray, classes: li
     return float((np.array(preds) == labels).mean())
 
 
-def run(seed: int, per_class: int, work: Path) -> dict[str, float]:
+def run(seed: int, per_class: int, work: Path, again_epochs: int | None = None
+        ) -> dict[str, float]:
     """One seed: the before model, then the fresh and the continued run on the fixed data."""
     from resnet_gui.core.base.config import TrainConfig
     from resnet_gui.core.data.edits import DataSetEditor
@@ -72,7 +73,7 @@ def run(seed: int, per_class: int, work: Path) -> dict[str, float]:
     for _ in range(len(wrong)):
         editor.undo()  # the fix: each wrong label back in its class
     fit("fresh")
-    fit("again", init=str(before))
+    fit("again", init=str(before), epochs=again_epochs)
     return out
 
 
@@ -80,6 +81,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--per-class", type=int, default=40)
+    ap.add_argument("--again-epochs", type=int, default=None,
+                    help="epochs of the continued run (default: the recipe's, as the app)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     print(f"digits, {args.per_class} per class, {WRONG:.0%} of the labels wrong, then fixed")
@@ -88,7 +91,7 @@ def main() -> None:
     rows = []
     try:
         for seed in range(1, args.seeds + 1):
-            r = run(seed, args.per_class, work)
+            r = run(seed, args.per_class, work, args.again_epochs)
             rows.append(r)
             print(f"{seed:>4} {r['before']:7.3f} {r['fresh']:7.3f} {r['again']:7.3f} "
                   f"{r['fresh_s']:8.1f} {r['again_s']:8.1f} {r['again_s'] / r['fresh_s']:6.2f}",

@@ -58,6 +58,7 @@ class EvaluationImages:
             moved = [src for src, _ in action.files]
             for images in self.image_lists:
                 images.remove_paths(moved)
+            self._say_suspects(len(self._suspects()))
         self._show_summary()
 
     def changed_since_evaluation(self) -> int:
@@ -81,15 +82,26 @@ class EvaluationImages:
                             f"({r['probability']:.0%})")
         self._load_thumbnails(paths, self.all_images)
 
-    def _fill_errors(self, report: Any) -> None:
-        rows = [r for r in report.suspected_label_errors if Path(r["path"]).exists()]
+    def _suspects(self) -> list[dict]:
+        """The suspected label errors whose image is still where the evaluation saw it."""
+        return [r for r in self.report.suspected_label_errors if Path(r["path"]).exists()]
+
+    def _say_suspects(self, n: int) -> None:
+        fixed = len(self.report.suspected_label_errors) - n
         self.errors_label.setText(
-            f"{len(rows)} image(s) whose folder label disagrees with a confident prediction, "
-            "most suspicious first; the number is the model's probability for what it sees "
-            "minus that for the label. Right-click (or press 1-9, Delete) to fix the label; "
-            "Ctrl+Z undoes."
-            if rows else "No suspected label errors: no confident prediction contradicts a label."
+            f"{n} image(s) whose folder label disagrees with a confident prediction, most "
+            "suspicious first; the number is the model's probability for what it sees minus "
+            "that for the label. Right-click (or press 1-9, Delete) to fix the label; Ctrl+Z "
+            "undoes."
+            if n else "No suspected label errors: no confident prediction contradicts a label."
         )
+        if fixed:
+            self.errors_label.setText(self.errors_label.text()
+                                      + f" ({fixed} fixed since the evaluation.)")
+
+    def _fill_errors(self, report: Any) -> None:
+        rows = self._suspects()
+        self._say_suspects(len(rows))
         paths = self.error_images.show_rows(
             rows, lambda r: f"{Path(r['path']).name}\n{r['label']} → {r['predicted']} "
                             f"({r['confidence']:.2f})"

@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         """The training tab's scan follows the data set; the status bar says what changed."""
         folder = self.training_tab.folder_edit.text()
         if folder and _same(folder) == _same(root) and not self.training_tab.training:
-            self.training_tab.open_folder(folder)
+            self.training_tab.open_folder(folder, quiet=True)
         self.show_status(f"{action.describe().capitalize()} in {Path(root).name} "
                          "(Edit ▸ Undo: Ctrl+Z)")
 

@@ -54,6 +54,7 @@ class TrainingTab(FolderDropTarget, QWidget):
         #: Called with a folder before it is scanned (the main window finishes a data set
         #: edit a crash cut short there).
         self.before_scan: Any = None
+        self._quiet_scan = False
         self._abort = threading.Event()
         self.setAcceptDrops(True)
         self._build()
@@ -181,10 +182,12 @@ class TrainingTab(FolderDropTarget, QWidget):
         if path:
             self.open_folder(path)
 
-    def open_folder(self, path: str) -> None:
-        """Scan ``path`` in the background and show its report."""
+    def open_folder(self, path: str, quiet: bool = False) -> None:
+        """Scan ``path`` in the background and show its report (``quiet``: a rescan after an
+        edit, which leaves the status bar to the edit's message)."""
         if not path:
             return
+        self._quiet_scan = quiet
         if self.scan_worker is not None:
             self.scan_worker.stop()
         if self.before_scan is not None:
@@ -247,7 +250,8 @@ class TrainingTab(FolderDropTarget, QWidget):
                 item = QTreeWidgetItem(warn, [w, ""])
                 item.setToolTip(0, w)
             warn.setExpanded(True)
-        self.status.emit(f"Dataset: {report.root}")
+        if not self._quiet_scan:
+            self.status.emit(f"Dataset: {report.root}")
 
     @Slot(str, str)
     def _scan_failed(self, message: str, tb: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QContextMenuEvent, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -139,8 +139,8 @@ class PredictionCard(QFrame):
         if not self.result.get("error"):
             self.activated.emit(self.result["path"])
 
-    def contextMenuEvent(self, event: object) -> None:  # noqa: N802 - Qt API
-        self.menu_requested.emit(self.result["path"], event.globalPos())  # type: ignore[attr-defined]
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt API
+        self.menu_requested.emit(self.result["path"], event.globalPos())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         event.ignore()  # a slot that uses the key accepts it
