@@ -21,7 +21,8 @@ def test_server_dialog_shows_the_command_for_the_settings(qtbot, window, tmp_pat
     form.arch_combo.setCurrentIndex(form.arch_combo.findData("resnet34"))
     form.epochs_spin.setValue(12)
     form.batch_spin.setValue(64)
-    action = next(a for a in window.menuBar().actions()[1].menu().actions()
+    training = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Training")
+    action = next(a for a in training.actions()
                   if a.text() == "Run on a server…")
     action.trigger()
     dialog = window.server_dialog
