@@ -40,8 +40,9 @@ def _probs(clf: object, folder: Path, names: list[str]) -> tuple[np.ndarray, np.
 def validation_probs(clf: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Raw probabilities on the model's validation split, rebuilt as training made it."""
     from resnet_gui.core.base.config import TrainConfig
-    from resnet_gui.core.data.dataset import scan_dataset, stratified_split
+    from resnet_gui.core.data.dataset import scan_dataset
     from resnet_gui.core.data.pipeline import decode_many
+    from resnet_gui.core.data.split import stratified_split
 
     report = scan_dataset(clf.info["dataset"])
     _, va = stratified_split(report.labels, TrainConfig("").val_split, seed,

@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import write_digits
 
-pytestmark = [pytest.mark.bundle, pytest.mark.skipif(sys.platform == "win32",
-                                                     reason="env -i and Xvfb are POSIX")]
+pytestmark = [pytest.mark.bundle, pytest.mark.xdist_group("bundle"),  # one build, one process
+              pytest.mark.skipif(sys.platform == "win32", reason="env -i and Xvfb are POSIX")]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -40,12 +40,14 @@ def run_app(
 
     from resnet_gui.core.base.assets import APP_ID, demo_data_dir
     from resnet_gui.ui.main_window import MainWindow
+    from resnet_gui.ui.workers import collect_garbage_in_gui_thread
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("resnet-gui")
     app.setOrganizationName("resnet-gui")
     app.setDesktopFileName(APP_ID)  # matches the menu entry (--install-desktop-entry)
     app.setWindowIcon(app_icon())
+    stop_gc = collect_garbage_in_gui_thread()  # noqa: F841 - kept while the app runs
     window = MainWindow()
     if demo:
         data = str(demo_data_dir())

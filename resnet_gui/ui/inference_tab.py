@@ -364,6 +364,9 @@ class InferenceTab(ExplainCards, CardEdits, QWidget):
             if uncertain == bool(card.result.get("uncertain")):
                 continue
             fresh = self._make_card({**card.result, "uncertain": uncertain}, card.overlay)
+            fresh.set_selected(card.selected)
+            if self._anchor is card:
+                self._anchor = fresh
             self.grid.replaceWidget(card, fresh)
             card.deleteLater()
             self.cards[i] = fresh
@@ -373,6 +376,7 @@ class InferenceTab(ExplainCards, CardEdits, QWidget):
         card.activated.connect(self.show_explanation)
         card.menu_requested.connect(self._card_menu)
         card.key_pressed.connect(self._card_key)
+        card.clicked.connect(self._card_clicked)
         card.set_overlay(overlay)
         card.show_overlay(self.explain_box.isChecked())
         return card
@@ -396,6 +400,7 @@ class InferenceTab(ExplainCards, CardEdits, QWidget):
             self.grid.removeWidget(card)
             card.deleteLater()
         self.cards = []
+        self._anchor = None
         self.grid.addWidget(self.placeholder, 0, 0, 1, COLUMNS)
         self.placeholder.show()
         self.count_label.setText("")

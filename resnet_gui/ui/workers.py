@@ -168,6 +168,31 @@ class ThreadPool(QObject):
 _ORPHANS: list[tuple[Worker, QThread]] = []
 
 
+def collect_garbage_in_gui_thread(interval_s: float = 0.5) -> Callable[[], None]:
+    """Run Python's cyclic garbage collector only in the GUI thread, from a timer, until the
+    returned function is called (it collects once more and turns automatic collection back on).
+
+    Left automatic, a collection runs in whichever thread happens to allocate: a worker thread
+    then destroys the Qt objects of a cycle there. Seen in the test suite: a model-loading
+    worker, collecting inside h5py, destroyed a widget and waited for the GIL while holding a
+    Qt lock that the GUI thread, holding the GIL, waited for: the window froze for good. The
+    timer is pyqtgraph's ``GarbageCollector`` (automatic collection off, the same thresholds
+    checked every ``interval_s``). Call it in the GUI thread with a QApplication running.
+    """
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=interval_s)
+
+    def stop() -> None:
+        collector.timer.stop()
+        gc.collect()
+        gc.enable()
+
+    return stop
+
+
 def training_work(
     config: Any, report: Any = None, abort: threading.Event | None = None
 ) -> WorkFn:

@@ -20,7 +20,7 @@ def test_same_classes_train_on_from_where_the_model_was(
 
     info = Classifier.load(trained_model).info
     lines: list[str] = []
-    res = train(TrainConfig(str(digits_train), epochs=2, init=str(trained_model)),
+    res = train(TrainConfig(str(digits_train), epochs=1, init=str(trained_model)),
                 on_log=lambda d: lines.append(d.get("message", "")))
     assert any("same classes, the whole model trains on" in ln for ln in lines)
     # The first epoch starts from the trained weights: a fresh model is near chance (0.1)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from resnet_gui.core.base.errors import DatasetError
-from resnet_gui.core.data.dataset import scan_dataset, stratified_split
+from resnet_gui.core.data.dataset import scan_dataset
+from resnet_gui.core.data.split import stratified_split
 from tests.conftest import write_tiny_classes
 from tests.core.badfiles import write_bad_and_odd
 

@@ -27,7 +27,9 @@ from tests.core.test_early_stopping import _crops
 CLI = [sys.executable, "-m", "resnet_gui"]
 FLAGS = ["--epochs", "10", "--width", "8", "--seed", "3"]
 FIXED_EPOCHS = ["--epochs", "4", "--width", "8", "--seed", "3"]
-AUTO_EPOCHS = ["--width", "8", "--seed", "3"]  # the recipe's epochs, early stopping on
+# The recipe's epoch ceiling, early stopping on (patience 3 instead of the recipe's 6: the
+# resumed run stops at epoch 43 instead of about 60; measured 120 s instead of 160 s).
+AUTO_EPOCHS = ["--width", "8", "--seed", "3", "--patience", "3"]
 
 
 def _free_ports(n: int) -> list[int]:

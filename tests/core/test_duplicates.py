@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from resnet_gui.core.data.dataset import FEW_IMAGES, scan_dataset, stratified_split
+from resnet_gui.core.data.dataset import FEW_IMAGES, scan_dataset
 from resnet_gui.core.data.duplicates import near_duplicate_groups
+from resnet_gui.core.data.split import stratified_split
 from tests.conftest import write_tiny_classes
 
 

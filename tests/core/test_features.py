@@ -82,10 +82,13 @@ def test_head_trained_on_features_is_the_saved_models_head(
         model, plan, None, x, x, y, y, hashes, hashes, views=0, seed=0, cache_dir=config.cache_dir,
         say=lambda m: None, should_stop=lambda: False,
     )
+    # A zero head first: the model then says 50:50 for every photo, whatever its random start.
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    copy_head_weights(head, model)
+    before = np.asarray(model.predict(x.astype(np.float32), verbose=0))
     rng = np.random.default_rng(3)
     head.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in head.get_weights()])
     features = np.concatenate([np.asarray(f) for f, _ in val_ds])
-    before = np.asarray(model.predict(x.astype(np.float32), verbose=0))
     copy_head_weights(head, model)
     expected = np.asarray(head.predict(features, verbose=0))
     after = np.asarray(model.predict(x.astype(np.float32), verbose=0))

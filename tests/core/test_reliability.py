@@ -158,7 +158,7 @@ def test_a_killed_cli_run_resumes_to_an_uninterrupted_runs_accuracy(
     from resnet_gui.core.use.evaluation import evaluate
     from resnet_gui.core.use.inference import Classifier
 
-    flags = ["--epochs", "8", "--width", "16", "--arch", "resnet18", "--weights", "none"]
+    flags = ["--epochs", "8", "--width", "8", "--arch", "resnet18", "--weights", "none"]
     out = tmp_path / "m.keras"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen([*CLI, "train", str(digits_train), "--out", str(out), *flags],
@@ -176,7 +176,7 @@ def test_a_killed_cli_run_resumes_to_an_uninterrupted_runs_accuracy(
     assert "resuming from epoch 4 of 8" in done.stderr
     assert "epoch   5/8" in done.stderr and "epoch   1/8" not in done.stderr
     resumed = evaluate(Classifier.load(out), digits_heldout).accuracy
-    whole = train(TrainConfig(str(digits_train), epochs=8, width=16, arch="resnet18",
+    whole = train(TrainConfig(str(digits_train), epochs=8, width=8, arch="resnet18",
                               weights="none", checkpoints=False))
     uninterrupted = evaluate(Classifier.from_model(whole.model), digits_heldout).accuracy
     assert resumed > 0.5  # learned (chance is 0.1)

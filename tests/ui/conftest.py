@@ -11,6 +11,17 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 
+@pytest.fixture(autouse=True)
+def _garbage_collected_in_the_gui_thread(qapp) -> Iterator[None]:  # noqa: ANN001
+    """As in the app (``run_app``): Python's garbage collector runs only in the GUI thread while
+    a test's workers may run; torn down after qtbot's widgets are closed."""
+    from resnet_gui.ui.workers import collect_garbage_in_gui_thread
+
+    stop = collect_garbage_in_gui_thread()
+    yield
+    stop()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

@@ -175,6 +175,71 @@ def test_add_a_photo_from_the_inference_tab_and_a_read_only_data_set(
     assert sorted(p.name for p in locked.rglob("*")) == before
 
 
+def test_a_multi_selection_of_cards_is_filed_together(
+    qtbot, window, sure_model: Path, tiny_data: Path, tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """Ctrl+click, Shift+click and Ctrl+A select cards; the menu and the keys of a selected
+    card act on them all (one undo step for photos of one kind); a click on another card
+    selects it alone; keys on a card just Ctrl+clicked out of the selection act on the rest."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    new = tmp_path / "new"
+    new.mkdir()
+    photos = []
+    for i, source in enumerate(sorted((tiny_data / "flower").iterdir())[:4]):
+        photos.append(new / f"photo{i}.jpg")
+        shutil.copy(source, photos[-1])
+    _load(qtbot, window, sure_model)
+    _open_data(qtbot, window, data)
+    tab = window.inference_tab
+    tab.add_paths([str(p) for p in photos])
+    qtbot.waitUntil(lambda: len(tab.cards) == 4, timeout=60_000)
+    cards = tab.cards
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(cards[2], Qt.MouseButton.LeftButton, ctrl)
+    assert [c.selected for c in cards] == [True, False, True, False]
+    menu = tab.card_menu(str(photos[2]))
+    assert menu.actions()[0].text() == "2 photos selected"
+    qtbot.keyClick(cards[2], Qt.Key.Key_2)  # both into "flower", as one action
+    assert sorted(p.name for p in (data / "flower").glob("photo*")) == ["photo0.jpg",
+                                                                        "photo2.jpg"]
+    window.menuBar().actions()[1].menu().aboutToShow.emit()
+    assert window.undo_action.text() == "Undo add 2 images to 'flower'"
+    _counts(qtbot, window, {"china": 6, "flower": 8})
+    # The two cards now stand for their copies in the data set: Delete removes both.
+    qtbot.keyClick(cards[0], Qt.Key.Key_Delete)
+    assert not list((data / "flower").glob("photo*"))
+    assert len(list((data / "_removed").rglob("photo*"))) == 2
+    window.undo_action.trigger()
+    # Shift+click selects a range; a click on another card selects that one alone.
+    qtbot.mouseClick(cards[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(cards[3], Qt.MouseButton.LeftButton, shift)
+    assert [c.selected for c in cards] == [False, True, True, True]
+    qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton)
+    assert [c.selected for c in cards] == [True, False, False, False]
+    qtbot.keyClick(cards[0], Qt.Key.Key_1)  # only photo0 moves (from flower to china)
+    assert (data / "china" / "photo0.jpg").is_file()
+    assert (data / "flower" / "photo2.jpg").is_file()
+    assert not (data / "china" / "photo1.jpg").exists()
+    # Ctrl+A, then Ctrl+click takes photo0 out of the selection; its card keeps the focus, and
+    # the keys act on the selection, as in a file manager. A mixed selection: photo2 is in the
+    # data set (it moves), photo1 and photo3 are not (they are added).
+    qtbot.keyClick(cards[1], Qt.Key.Key_A, ctrl)
+    assert all(c.selected for c in cards)
+    qtbot.mouseClick(cards[0], Qt.MouseButton.LeftButton, ctrl)
+    assert [c.selected for c in cards] == [False, True, True, True]
+    menu = tab.card_menu(str(photos[1]))
+    assert menu.actions()[0].text() == "3 photos selected: 1 in the data set, 2 from elsewhere"
+    assert _submenu(menu, "Move to class") and _submenu(menu, "Add to the training data as")
+    qtbot.keyClick(cards[0], Qt.Key.Key_1)
+    assert sorted(p.name for p in (data / "china").glob("photo*")) == [
+        "photo0.jpg", "photo1.jpg", "photo2.jpg", "photo3.jpg"]
+    assert photos[1].is_file() and not list((data / "flower").glob("photo*"))
+    qtbot.keyClick(cards[1], Qt.Key.Key_Escape)
+    assert not any(c.selected for c in cards)
+
+
 def test_review_grid_orders_files_and_undoes(
     qtbot, window, sure_model: Path, tiny_data: Path, tmp_path: Path  # noqa: ANN001
 ) -> None:

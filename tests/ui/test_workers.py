@@ -112,3 +112,41 @@ def test_submit_connects_and_refuses_unknown_signals(qtbot) -> None:  # noqa: AN
     with pytest.raises(ValueError, match="unknown worker signal"):
         pool.submit(lambda emit, stop: None, name="x", connect={"done": sink.take})
     assert pool.stop_all(5)
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qtbot) -> None:  # noqa: ANN001
+    """A cycle that becomes garbage while a worker thread allocates is not collected there
+    (where it could destroy Qt objects), but by the GUI thread's timer."""
+    import gc
+    import threading
+
+    from resnet_gui.ui.workers import collect_garbage_in_gui_thread
+
+    in_gui_thread: list[bool] = []
+
+    class Cycle:
+        def __del__(self) -> None:
+            in_gui_thread.append(threading.current_thread() is threading.main_thread())
+
+    held: list[list] = []
+
+    def churn() -> None:
+        cycle = Cycle()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        del cycle
+        # Kept alive: the count of new objects stays far past an automatic collection's
+        # threshold (700), as a worker building a batch would leave it.
+        held.extend([] for _ in range(20_000))
+
+    stop = collect_garbage_in_gui_thread(0.05)
+    try:
+        worker = threading.Thread(target=churn)
+        worker.start()
+        worker.join()
+        assert in_gui_thread == []  # not collected in the worker thread
+        qtbot.waitUntil(lambda: bool(in_gui_thread), timeout=5_000)
+        assert in_gui_thread == [True]
+    finally:
+        stop()
+        held.clear()
+    assert gc.isenabled()

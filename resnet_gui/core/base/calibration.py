@@ -9,6 +9,9 @@ Pure NumPy: no TensorFlow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 #: Equal-width confidence bins of the expected calibration error (Guo et al. use 15).
@@ -131,3 +134,28 @@ def expected_calibration_error(
         b["count"] / total * abs(b["accuracy"] - b["confidence"])
         for b in reliability(probs, labels, bins) if b["count"]
     ))
+
+
+def calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:
+    """Fit the temperature of ``model`` (a callable on a batch) on the validation batches
+    ``val_ds`` (images, one-hot labels), or None; says ECE before and after. Returns the model
+    card's entries: temperature, ece, ece_uncalibrated."""
+    if val_ds is None:
+        say("no validation split: the probabilities are not calibrated (temperature 1)")
+        return {"temperature": 1.0, "ece": None, "ece_uncalibrated": None}
+    probs, labels = [], []
+    for x, y in val_ds:
+        probs.append(np.asarray(model(x, training=False), dtype=np.float64))
+        labels.append(np.asarray(y).argmax(axis=1))
+    p, y = np.concatenate(probs), np.concatenate(labels)
+    temperature = fit_temperature(p, y)
+    before = expected_calibration_error(p, y)
+    after = expected_calibration_error(apply_temperature(p, temperature), y)
+    why = (" (kept at 1: the validation split has no errors to learn how sure to be from)"
+           if temperature == 1.0 and bool((p.argmax(axis=1) == y).all()) else "")
+    say(
+        f"calibration: temperature {temperature:.3f}{why}; expected calibration error "
+        f"{before:.3f} -> {after:.3f} on the {len(y)} validation images"
+    )
+    return {"temperature": round(temperature, 6), "ece": round(after, 6),
+            "ece_uncalibrated": round(before, 6)}

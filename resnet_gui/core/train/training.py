@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from resnet_gui.core.base.calibration import calibrate
 from resnet_gui.core.base.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
 from resnet_gui.core.base.errors import Stopped, TrainingError
-from resnet_gui.core.data.dataset import DatasetReport, scan_dataset, stratified_split
+from resnet_gui.core.data.dataset import DatasetReport, scan_dataset
+from resnet_gui.core.data.split import stratified_split
 from resnet_gui.core.model.archs import get_arch
 from resnet_gui.core.train.recipe import check_settings, make_plan
 from resnet_gui.core.train.result import TrainResult
@@ -377,7 +379,7 @@ def _finish(run: _Run, model: Any, runner: Runner, data: _Data, started: float) 
 
     plan, report = run.plan, run.report
     assert report is not None
-    calibration = _calibrate(data.head if data.head is not None else model, data.val_ds,
+    calibration = calibrate(data.head if data.head is not None else model, data.val_ds,
                              run.say)
     best = runner.best
     val_acc = best["val_accuracy"] if best and runner.has_val else None
@@ -412,36 +414,6 @@ def _scan(folder: str, stop: ShouldStop, classes: list[str] | None = None) -> Da
         return scan_dataset(folder, classes=classes, should_stop=stop)
     except Stopped:
         raise Stopped(STOPPED_BEFORE_TRAINING) from None
-
-
-def _calibrate(model: Any, val_ds: Any, say: Callable[[str], None]) -> dict:
-    """Fit the temperature on the validation split (``core.base.calibration``); logs ECE before and
-    after. Returns the model-card entries: temperature, ece, ece_uncalibrated."""
-    from resnet_gui.core.base.calibration import (
-        apply_temperature,
-        expected_calibration_error,
-        fit_temperature,
-    )
-
-    if val_ds is None:
-        say("no validation split: the probabilities are not calibrated (temperature 1)")
-        return {"temperature": 1.0, "ece": None, "ece_uncalibrated": None}
-    probs, labels = [], []
-    for x, y in val_ds:
-        probs.append(np.asarray(model(x, training=False), dtype=np.float64))
-        labels.append(np.asarray(y).argmax(axis=1))
-    p, y = np.concatenate(probs), np.concatenate(labels)
-    temperature = fit_temperature(p, y)
-    before = expected_calibration_error(p, y)
-    after = expected_calibration_error(apply_temperature(p, temperature), y)
-    why = (" (kept at 1: the validation split has no errors to learn how sure to be from)"
-           if temperature == 1.0 and bool((p.argmax(axis=1) == y).all()) else "")
-    say(
-        f"calibration: temperature {temperature:.3f}{why}; expected calibration error "
-        f"{before:.3f} -> {after:.3f} on the {len(y)} validation images"
-    )
-    return {"temperature": round(temperature, 6), "ece": round(after, 6),
-            "ece_uncalibrated": round(before, 6)}
 
 
 def _decode_records(

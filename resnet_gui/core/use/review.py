@@ -45,8 +45,16 @@ UNCERTAINTY_WEIGHT = 1.0
 #: uncertainty x typicality and the rest follow in that order (memory grows with its square).
 GREEDY_LIMIT = 2000
 
-#: The orders the benchmark compares; "app" is the one the app and the CLI use.
-METHODS = ("app", "margin", "kcenter", "typical", "random")
+#: In the "faded" order (measured, not the app's: docs/review.md) typicality's exponent is
+#: ``min(1, TYPICAL_UNTIL / labels per class)``.
+TYPICAL_UNTIL = 3.0
+
+#: The orders the benchmark compares; "app" is the one the app and the CLI use. Measured beside
+#: it (docs/review.md): "faded" (typicality fading as labels grow), "alternating" (every other
+#: pick by typicality x novelty alone), "margin-novel" (no typicality), "margin" (uncertainty
+#: alone), "kcenter" (novelty alone), "typical" (typicality x novelty) and "random".
+METHODS = ("app", "faded", "alternating", "margin-novel", "margin", "kcenter", "typical",
+           "random")
 
 
 @dataclass
@@ -178,9 +186,10 @@ def typicality(features: np.ndarray, neighbours: int = NEIGHBOURS,
     return inv / inv.max()
 
 
-def _greedy(features: np.ndarray, weight: np.ndarray, labelled: np.ndarray | None
+def _greedy(features: np.ndarray, weights: list[np.ndarray], labelled: np.ndarray | None
             ) -> tuple[np.ndarray, np.ndarray]:
-    """Pick one photo at a time, the largest ``weight * novelty`` first."""
+    """Pick one photo at a time, the largest ``weight * novelty`` first (the ``weights`` take
+    turns)."""
     n = len(features)
     between = _distances(features, features)  # n x n, once: each pick then reads one row
     if labelled is not None and len(labelled):
@@ -199,13 +208,20 @@ def _greedy(features: np.ndarray, weight: np.ndarray, labelled: np.ndarray | Non
             top = nearest[free].max()
             if top > 0:
                 novelty = nearest / top
-        gain = np.where(free, weight * novelty, -np.inf)
+        gain = np.where(free, weights[step % len(weights)] * novelty, -np.inf)
         pick = int(np.argmax(gain))
         order[step], gains[step] = pick, gain[pick]
         free[pick] = False
         row = between[pick]
         nearest = row.copy() if nearest is None else np.minimum(nearest, row)
     return order, gains
+
+
+def typicality_exponent(labelled: int, classes: int) -> float:
+    """Typicality's exponent in the "faded" order, from the labels per class so far: 1 up to
+    ``TYPICAL_UNTIL`` per class (or when none are known), then falling as 1/labels."""
+    per_class = labelled / max(classes, 1)
+    return 1.0 if per_class <= TYPICAL_UNTIL else TYPICAL_UNTIL / per_class
 
 
 def review_order(
@@ -238,13 +254,20 @@ def review_order(
     if method == "margin":
         order = np.argsort(-u, kind="stable")
         return order, u[order]
-    weight = {"app": (u + 1e-3) ** UNCERTAINTY_WEIGHT * typicality(features),
-              "kcenter": np.ones(n), "typical": typicality(features)}[method]
+    beta = typicality_exponent(len(labelled) if labelled is not None else 0,
+                               probabilities.shape[1])
+    useful = (u + 1e-3) ** UNCERTAINTY_WEIGHT
+    weight = {"app": lambda: useful * typicality(features),
+              "faded": lambda: useful * typicality(features) ** beta,
+              "alternating": lambda: useful * typicality(features),
+              "margin-novel": lambda: useful,
+              "kcenter": lambda: np.ones(n), "typical": lambda: typicality(features)}[method]()
+    weights = [weight, typicality(features)] if method == "alternating" else [weight]
     if n <= GREEDY_LIMIT:
-        return _greedy(features, weight, labelled)
+        return _greedy(features, weights, labelled)
     head = np.argsort(-weight, kind="stable")
     first, rest = head[:GREEDY_LIMIT], head[GREEDY_LIMIT:]
-    order, gains = _greedy(features[first], weight[first], labelled)
+    order, gains = _greedy(features[first], [w[first] for w in weights], labelled)
     return np.concatenate([first[order], rest]), np.concatenate([gains, np.zeros(len(rest))])
 
 

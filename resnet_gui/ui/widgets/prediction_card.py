@@ -6,7 +6,14 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -34,24 +41,30 @@ class PredictionCard(QFrame):
 
     The thumbnail can switch to a Grad-CAM overlay (:meth:`set_overlay`, :meth:`show_overlay`);
     a double-click emits ``activated`` with the photo's path, a right-click ``menu_requested``
-    (path, global position) and a key press while it has focus ``key_pressed`` (path, event).
+    (path, global position), a key press while it has focus ``key_pressed`` (path, event) and
+    a left click ``clicked`` (this card, the keyboard modifiers), by which the tab selects
+    cards (:meth:`set_selected`).
     """
 
     activated = Signal(str)
     menu_requested = Signal(str, QPoint)
     key_pressed = Signal(str, QKeyEvent)
+    clicked = Signal(object, object)
 
     def __init__(self, result: dict, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = result
         self.overlay: np.ndarray | None = None
         self._showing_overlay = False
+        self.selected = False
         self.setObjectName("predictionCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet(
             "#predictionCard { background: palette(base); border: 1px solid palette(mid);"
             " border-radius: 6px; }"
             " #predictionCard:focus { border: 2px solid palette(highlight); }"
+            f" #predictionCard[selected=\"true\"] {{ background: {self._tint()};"
+            " border: 2px solid palette(highlight); }"
         )
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -134,6 +147,30 @@ class PredictionCard(QFrame):
     def showing_overlay(self) -> bool:
         """True while the thumbnail shows the Grad-CAM overlay."""
         return self._showing_overlay and self.overlay is not None
+
+    def _tint(self) -> str:
+        """A selected card's background: a quarter of the highlight colour over the base one
+        (light on a light theme, dark on a dark one, so the text stays readable)."""
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        high = palette.color(QPalette.ColorRole.Highlight)
+        mix = [round(0.75 * b + 0.25 * h) for b, h in
+               zip(base.getRgb()[:3], high.getRgb()[:3], strict=True)]
+        return "#{:02x}{:02x}{:02x}".format(*mix)
+
+    def set_selected(self, on: bool) -> None:
+        """Show the card as selected (part of the photos the menu and keys act on) or not."""
+        if on == self.selected:
+            return
+        self.selected = on
+        self.setProperty("selected", on)
+        self.style().unpolish(self)  # a dynamic property: the style sheet is applied again
+        self.style().polish(self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self, event.modifiers())
+        super().mousePressEvent(event)
 
     def mouseDoubleClickEvent(self, event: object) -> None:  # noqa: N802 - Qt API
         if not self.result.get("error"):
