@@ -4,8 +4,8 @@ Delete on a focused card, and cards that follow their photo when it moves.
 
 Cards are selected as files in a file manager: a click selects one, Ctrl+click adds or takes
 away one, Shift+click a range, Ctrl+A all, Escape none. The menu and the keys of a selected
-card act on the whole selection; those of another card on that card alone (which becomes the
-selection)."""
+card act on the whole selection. A right-click on another card selects it alone; the keys of a
+focused card just Ctrl+clicked out of the selection act on the rest of the selection."""
 
 from __future__ import annotations
 
