@@ -87,8 +87,11 @@ class CardEdits:
         """(the data set, the photos already in it, the photos from elsewhere)."""
         root = self.data_root()
         mine = same_file(root) if root else None
-        inside = [p for p in paths if mine is not None and data_set_of(p) == mine]
-        return root, inside, [p for p in paths if p not in inside]
+        inside: list[str] = []
+        outside: list[str] = []
+        for p in paths:
+            (inside if mine is not None and data_set_of(p) == mine else outside).append(p)
+        return root, inside, outside
 
     # ------------------------------------------------------------------ menu and keys
     @Slot(str, QPoint)

@@ -88,16 +88,15 @@ class EvaluationImages:
 
     def _say_suspects(self, n: int) -> None:
         fixed = len(self.report.suspected_label_errors) - n
-        self.errors_label.setText(
+        text = (
             f"{n} image(s) whose folder label disagrees with a confident prediction, most "
             "suspicious first; the number is the model's probability for what it sees minus "
             "that for the label. Right-click (or press 1-9, Delete) to fix the label; Ctrl+Z "
             "undoes."
             if n else "No suspected label errors: no confident prediction contradicts a label."
         )
-        if fixed:
-            self.errors_label.setText(self.errors_label.text()
-                                      + f" ({fixed} fixed since the evaluation.)")
+        self.errors_label.setText(text + (f" ({fixed} fixed since the evaluation.)"
+                                          if fixed else ""))
 
     def _fill_errors(self, report: Any) -> None:
         rows = self._suspects()

@@ -254,15 +254,16 @@ def review_order(
     if method == "margin":
         order = np.argsort(-u, kind="stable")
         return order, u[order]
-    beta = typicality_exponent(len(labelled) if labelled is not None else 0,
-                               probabilities.shape[1])
     useful = (u + 1e-3) ** UNCERTAINTY_WEIGHT
-    weight = {"app": lambda: useful * typicality(features),
-              "faded": lambda: useful * typicality(features) ** beta,
-              "alternating": lambda: useful * typicality(features),
-              "margin-novel": lambda: useful,
-              "kcenter": lambda: np.ones(n), "typical": lambda: typicality(features)}[method]()
-    weights = [weight, typicality(features)] if method == "alternating" else [weight]
+    typ = typicality(features) if method in ("app", "faded", "alternating", "typical") else None
+    if method == "faded":
+        typ = typ ** typicality_exponent(len(labelled) if labelled is not None else 0,
+                                         probabilities.shape[1])
+    # One weight per pick, or several taking turns ("alternating").
+    weights = {"app": lambda: [useful * typ], "faded": lambda: [useful * typ],
+               "alternating": lambda: [useful * typ, typ], "margin-novel": lambda: [useful],
+               "kcenter": lambda: [np.ones(n)], "typical": lambda: [typ]}[method]()
+    weight = weights[0]
     if n <= GREEDY_LIMIT:
         return _greedy(features, weights, labelled)
     head = np.argsort(-weight, kind="stable")
