@@ -93,3 +93,28 @@ def test_labelled_images_are_those_of_the_class_folders(tiny_data: Path, tmp_pat
     assert len(found) == 11 and not any("_removed" in p for p in found)
     assert labelled_images([data / "flower"]) == sorted(str(p) for p in
                                                         (data / "flower").iterdir())
+
+
+def test_the_clusters_order_spreads_picks_by_cluster_size_and_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The "clusters" order (measured in docs/review.md, not the app's): a crowd the model is
+    sure about still gets its share of picks, by its photos per label so far."""
+    from resnet_gui.core.use import review
+
+    rng = np.random.default_rng(2)
+    centres = np.eye(16)[:3] * 5
+    feats, which = _clusters(rng, centres, [50, 26, 27], 0.3)
+    assign, units = review.kmeans(feats, 3)
+    assert len(units) == 3 and all(len(set(assign[which == c])) == 1 for c in range(3))
+    monkeypatch.setattr(review, "CLUSTERS_PER_CLASS", 1)  # 3 classes: the 3 clusters
+    probs = np.tile([0.5, 0.5, 0.0], (len(feats), 1))
+    probs[which == 0] = [0.98, 0.01, 0.01]  # sure of the crowd, unsure of the rest
+    labelled, _ = _clusters(rng, centres[1:2], [2], 0.3)  # two labels in cluster 1
+    order, gains = review_order(probs, feats, labelled, method="clusters")
+    assert sorted(order) == list(range(len(feats))) and len(gains) == len(feats)
+    # Photos per label: 50/(1+a), 26/(1+2+b), 27/(1+c) after a, b, c picks (no ties): the first
+    # 12 picks are 7, 1 and 4. Uncertainty with novelty takes none of the crowd's first.
+    assert np.bincount(which[order[:12]], minlength=3).tolist() == [7, 1, 4]
+    margin, _ = review_order(probs, feats, labelled, method="margin-novel")
+    assert (which[margin[:12]] == 0).sum() <= 1

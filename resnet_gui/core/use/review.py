@@ -45,16 +45,20 @@ UNCERTAINTY_WEIGHT = 1.0
 #: uncertainty x typicality and the rest follow in that order (memory grows with its square).
 GREEDY_LIMIT = 2000
 
+#: In the "clusters" order, feature-space clusters per class of the model.
+CLUSTERS_PER_CLASS = 5
+
 #: In the "faded" order (measured, not the app's: docs/review.md) typicality's exponent is
 #: ``min(1, TYPICAL_UNTIL / labels per class)``.
 TYPICAL_UNTIL = 3.0
 
 #: The orders the benchmark compares; "app" is the one the app and the CLI use. Measured beside
-#: it (docs/review.md): "faded" (typicality fading as labels grow), "alternating" (every other
-#: pick by typicality x novelty alone), "margin-novel" (no typicality), "margin" (uncertainty
+#: it (docs/review.md): "clusters" (picks spread over feature-space clusters by photos per
+#: label, the app's gain inside each), "faded" (typicality fading as labels grow), "alternating"
+#: (every other pick by typicality x novelty alone), "margin-novel" (no typicality), "margin" (uncertainty
 #: alone), "kcenter" (novelty alone), "typical" (typicality x novelty) and "random".
-METHODS = ("app", "faded", "alternating", "margin-novel", "margin", "kcenter", "typical",
-           "random")
+METHODS = ("app", "clusters", "faded", "alternating", "margin-novel", "margin", "kcenter",
+           "typical", "random")
 
 
 @dataclass
@@ -217,6 +221,64 @@ def _greedy(features: np.ndarray, weights: list[np.ndarray], labelled: np.ndarra
     return order, gains
 
 
+def kmeans(features: np.ndarray, k: int, seed: int = 0, iterations: int = 20
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means of unit rows: (cluster of each row, unit centres). The start is greedy
+    k-means++: of a few candidates drawn by squared distance, the one that leaves the least."""
+    rng = np.random.default_rng(seed)
+    n = len(features)
+    k = max(1, min(k, n))
+    centres = [features[rng.integers(n)]]
+    nearest = _distances(features, centres[0][None])[:, 0] ** 2
+    tries = 2 + int(np.log(k))
+    for _ in range(k - 1):
+        total = nearest.sum()
+        drawn = rng.integers(n, size=tries) if total <= 0 else \
+            rng.choice(n, size=tries, p=nearest / total)
+        after = np.minimum(nearest[:, None], _distances(features, features[drawn]) ** 2)
+        best = int(np.argmin(after.sum(axis=0)))
+        centres.append(features[drawn[best]])
+        nearest = after[:, best]
+    units = unit_rows(np.array(centres))
+    assign = np.argmin(_distances(features, units), axis=1)
+    for _ in range(iterations):
+        sums = np.zeros_like(units)
+        np.add.at(sums, assign, features)
+        empty = ~sums.any(axis=1)
+        units = np.where(empty[:, None], units, unit_rows(sums))
+        new = np.argmin(_distances(features, units), axis=1)
+        if np.array_equal(new, assign):
+            break
+        assign = new
+    return assign, units
+
+
+def _balanced(features: np.ndarray, weight: np.ndarray, labelled: np.ndarray | None,
+              clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Picks spread over feature-space clusters: each step serves the cluster with the most
+    photos per label it holds (labelled photos count for their nearest centre), and takes its
+    photo of largest ``weight``."""
+    assign, centres = kmeans(features, clusters)
+    k = len(centres)
+    size = np.bincount(assign, minlength=k).astype(float)
+    have = np.zeros(k)
+    if labelled is not None and len(labelled):
+        have += np.bincount(np.argmin(_distances(labelled, centres), axis=1), minlength=k)
+    left = np.bincount(assign, minlength=k)
+    by_cluster = [list(np.flatnonzero(assign == j)[np.argsort(-weight[assign == j],
+                                                              kind="stable")]) for j in range(k)]
+    order = np.empty(len(features), np.int64)
+    gains = np.empty(len(features))
+    for step in range(len(features)):
+        need = np.where(left > 0, size / (1.0 + have), -1.0)
+        j = int(np.argmax(need))
+        pick = by_cluster[j].pop(0)
+        order[step], gains[step] = pick, weight[pick] * need[j] / need.max()
+        have[j] += 1
+        left[j] -= 1
+    return order, gains
+
+
 def typicality_exponent(labelled: int, classes: int) -> float:
     """Typicality's exponent in the "faded" order, from the labels per class so far: 1 up to
     ``TYPICAL_UNTIL`` per class (or when none are known), then falling as 1/labels."""
@@ -255,7 +317,11 @@ def review_order(
         order = np.argsort(-u, kind="stable")
         return order, u[order]
     useful = (u + 1e-3) ** UNCERTAINTY_WEIGHT
-    typ = typicality(features) if method in ("app", "faded", "alternating", "typical") else None
+    typ = typicality(features) if method in ("app", "clusters", "faded", "alternating",
+                                             "typical") else None
+    if method == "clusters":
+        return _balanced(features, useful * typ, labelled,
+                         CLUSTERS_PER_CLASS * probabilities.shape[1])
     if method == "faded":
         typ = typ ** typicality_exponent(len(labelled) if labelled is not None else 0,
                                          probabilities.shape[1])
