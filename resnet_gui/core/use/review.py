@@ -54,9 +54,10 @@ TYPICAL_UNTIL = 3.0
 
 #: The orders the benchmark compares; "app" is the one the app and the CLI use. Measured beside
 #: it (docs/review.md): "clusters" (picks spread over feature-space clusters by photos per
-#: label, the app's gain inside each), "faded" (typicality fading as labels grow), "alternating"
-#: (every other pick by typicality x novelty alone), "margin-novel" (no typicality), "margin" (uncertainty
-#: alone), "kcenter" (novelty alone), "typical" (typicality x novelty) and "random".
+#: label, uncertainty x typicality inside each), "faded" (typicality fading as labels grow),
+#: "alternating" (every other pick by typicality x novelty alone), "margin-novel" (no
+#: typicality), "margin" (uncertainty alone), "kcenter" (novelty alone), "typical"
+#: (typicality x novelty) and "random".
 METHODS = ("app", "clusters", "faded", "alternating", "margin-novel", "margin", "kcenter",
            "typical", "random")
 
@@ -223,8 +224,12 @@ def _greedy(features: np.ndarray, weights: list[np.ndarray], labelled: np.ndarra
 
 def kmeans(features: np.ndarray, k: int, seed: int = 0, iterations: int = 20
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical k-means of unit rows: (cluster of each row, unit centres). The start is greedy
-    k-means++: of a few candidates drawn by squared distance, the one that leaves the least."""
+    """Spherical k-means of unit rows: (cluster of each row, unit centres).
+
+    The start is greedy k-means++: of a few candidates drawn by squared distance, the one that
+    leaves the least. ``k`` is clamped to 1..n (``features`` must hold at least one row); a
+    cluster that empties keeps its centre.
+    """
     rng = np.random.default_rng(seed)
     n = len(features)
     k = max(1, min(k, n))
@@ -273,7 +278,7 @@ def _balanced(features: np.ndarray, weight: np.ndarray, labelled: np.ndarray | N
         need = np.where(left > 0, size / (1.0 + have), -1.0)
         j = int(np.argmax(need))
         pick = by_cluster[j].pop(0)
-        order[step], gains[step] = pick, weight[pick] * need[j] / need.max()
+        order[step], gains[step] = pick, weight[pick]
         have[j] += 1
         left[j] -= 1
     return order, gains
