@@ -113,6 +113,10 @@ class CardEdits:
         menu.addAction("Show in folder", lambda: open_path(str(Path(path).parent)))
         if targets:
             menu.addSeparator()
+            if inside and outside:  # all of them, as one action (as the digit keys do)
+                self.edits.class_menu(
+                    menu, f"File all {len(targets)} into class", root,
+                    lambda name: self.edits.file(inside, outside, root, name))
             if inside:
                 self.edits.fill_menu(menu, inside, root, inside=True)
             if outside:
@@ -135,9 +139,7 @@ class CardEdits:
         if not targets:
             return
         root, inside, outside = self._split(targets)
-        used = [self.edits.handle_key(event, group, root, inside=group is inside)
-                for group in (inside, outside) if group]
-        if any(used):
+        if self.edits.handle_key(event, root, inside=inside, outside=outside):
             event.accept()
 
     @Slot(str, object)
@@ -145,10 +147,11 @@ class CardEdits:
         """A card follows its photo: moved within the data set, or copied into it (so the next
         key moves that copy instead of making another); an undo takes it back."""
         moved = dict(action.files)
+        copied = {src for i, (src, _) in enumerate(action.files) if action.copied(i)}
         for card in self.cards:
             here = same_file(card.result["path"])
             if here in moved and moved[here] != here:
-                if action.kind == "add":
+                if here in copied:
                     card.result.setdefault("origin", card.result["path"])
                 card.result["path"] = moved[here]
             elif not Path(here).exists() and card.result.get("origin"):

@@ -10,6 +10,7 @@ touched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,12 @@ class DataEdits(QObject):
         """Copy (or ``move``) images from anywhere into class ``name`` of data set ``root``."""
         return self._do(root, lambda e: e.add_copies(paths, name, move=move))
 
+    def file(self, inside: list[str], outside: list[str], root: str, name: str,
+             move: bool = False) -> Any:
+        """Move images of data set ``root`` (``inside``) and copy (or ``move``) images from
+        elsewhere (``outside``) into class ``name``: one action, one undo step."""
+        return self._do(root, lambda e: e.file_into_class(inside, outside, name, move=move))
+
     def remove(self, paths: list[str], root: str) -> Any:
         """Move images of data set ``root`` to its ``_removed`` folder."""
         return self._do(root, lambda e: e.remove(paths))
@@ -156,33 +163,40 @@ class DataEdits(QObject):
             none.setEnabled(False)
             return
         title = "Move to class" if inside else "Add to the training data as"
-        sub = menu.addMenu(title)
-        sub.setObjectName("move_menu" if inside else "add_menu")
-        def do(paths: list[str], root: str, name: str) -> Any:
+
+        def do(name: str) -> Any:
             if inside:
                 return self.move(paths, root, name)
             return self.add(paths, root, name, move=move)
 
+        self.class_menu(menu, title, root, do).setObjectName(
+            "move_menu" if inside else "add_menu")
+        if inside:
+            menu.addAction("Remove from the data set", lambda: self.remove(paths, root))
+
+    def class_menu(self, menu: QMenu, title: str, root: str, do: Any) -> QMenu:
+        """A submenu ``title`` of ``menu`` listing the classes of ``root`` (the first nine with
+        their digit as shortcut) and "New class…"; choosing one calls ``do(name)``."""
+        sub = menu.addMenu(title)
         for n, name in enumerate(self.classes(root), 1):
             text = f"&{n} {name}" if n <= 9 else name
-            sub.addAction(text, lambda name=name: do(paths, root, name))
+            sub.addAction(text, lambda name=name: do(name))
         sub.addSeparator()
 
         def new_class() -> None:
             name = self.ask_class_name(root)
             if name:
-                do(paths, root, name)
+                do(name)
 
         sub.addAction("New class…", new_class)
-        if inside:
-            menu.addAction("Remove from the data set", lambda: self.remove(paths, root))
+        return sub
 
-    def handle_key(self, event: QKeyEvent, paths: list[str], root: str, *,
-                   inside: bool, move: bool = False) -> bool:
-        """Digits 1-9 file ``paths`` into the n-th class (moved within the data set, or from
-        elsewhere copied, or moved with ``move``); Delete removes them (inside a data set).
-        Returns True when the key was used."""
-        if not paths or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+    def handle_key(self, event: QKeyEvent, root: str, *, inside: Sequence[str] = (),
+                   outside: Sequence[str] = (), move: bool = False) -> bool:
+        """Digits 1-9 file the images into the n-th class of data set ``root``, as one action:
+        ``inside`` (images of ``root``) move, ``outside`` (from elsewhere) are copied, or moved
+        with ``move``. Delete removes ``inside``. Returns True when the key was used."""
+        if not (inside or outside) or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             return False
         key = event.key()
         if key in DIGIT_KEYS and not root:
@@ -194,12 +208,10 @@ class DataEdits(QObject):
             n = DIGIT_KEYS[key]
             if n > len(names):
                 self.said.emit(f"{Path(root).name} has {len(names)} classes: no class {n}")
-            elif inside:
-                self.move(paths, root, names[n - 1])
             else:
-                self.add(paths, root, names[n - 1], move=move)
+                self.file(list(inside), list(outside), root, names[n - 1], move=move)
             return True
         if inside and key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.remove(paths, root)
+            self.remove(list(inside), root)
             return True
         return False

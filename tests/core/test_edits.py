@@ -116,3 +116,42 @@ def test_photos_moved_in_from_elsewhere_come_back_on_undo(data: Path, tmp_path: 
     editor.undo()
     editor.undo()
     assert photo.is_file() and not (data / "tiger" / "new.jpg").exists()
+
+
+def test_a_mixed_selection_is_one_action_undone_in_one_step(data: Path, tmp_path: Path) -> None:
+    """Images of the data set move and images from elsewhere are copied into one class, as one
+    action: one undo (after a restart) takes all back; a crash in its middle is finished."""
+    before = contents(data)
+    china = sorted((data / "china").glob("*.jpg"))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    outside = [shutil.copyfile(china[4], inbox / "a.jpg"),
+               shutil.copyfile(china[5], inbox / "b.jpg")]
+    editor = DataSetEditor(data)
+    action = editor.file_into_class(china[:1], outside, "flower")
+    assert action.kind == "file" and action.copies == [False, True, True]
+    assert action.describe() == "move 1 image and add 2 images to 'flower'"
+    assert not china[0].exists() and all(p.is_file() for p in outside)  # originals stay
+    assert {"a.jpg", "b.jpg", china[0].name} <= {p.name for p in (data / "flower").iterdir()}
+
+    again = DataSetEditor(data)  # a restart: one undo takes the three back
+    assert again.last_undoable().describe() == action.describe()
+    again.undo()
+    assert again.last_undoable() is None
+    assert contents(data) == before and all(p.is_file() for p in outside)
+
+    # One kind alone is a plain move or add.
+    assert again.file_into_class([], outside[:1], "flower").kind == "add"
+    again.undo()
+    # A crash after the move, before the copy: the move is finished, the copy never made.
+    pairs = [[str(china[1]), str(data / "flower" / china[1].name)],
+             [str(outside[0]), str(data / "flower" / "a.jpg")]]
+    again._write({"op": "begin", "id": again.last_id + 1, "kind": "file", "files": pairs,
+                  "target": "flower", "copies": [False, True]})
+    os.link(china[1], data / "flower" / china[1].name)
+    recovered = DataSetEditor(data)
+    assert not china[1].exists() and not (data / "flower" / "a.jpg").exists()
+    last = recovered.last_undoable()
+    assert last.files == [tuple(pairs[0])] and last.copies == [False]
+    recovered.undo()
+    assert contents(data) == before and outside[0].is_file()

@@ -179,7 +179,7 @@ def test_a_multi_selection_of_cards_is_filed_together(
     qtbot, window, sure_model: Path, tiny_data: Path, tmp_path: Path,  # noqa: ANN001
 ) -> None:
     """Ctrl+click, Shift+click and Ctrl+A select cards; the menu and the keys of a selected
-    card act on them all (one undo step for photos of one kind); a click on another card
+    card act on them all (one undo step, also for a mixed selection); a click on another card
     selects it alone; keys on a card just Ctrl+clicked out of the selection act on the rest."""
     data = tmp_path / "data"
     shutil.copytree(tiny_data, data)
@@ -236,6 +236,21 @@ def test_a_multi_selection_of_cards_is_filed_together(
     assert sorted(p.name for p in (data / "china").glob("photo*")) == [
         "photo0.jpg", "photo1.jpg", "photo2.jpg", "photo3.jpg"]
     assert photos[1].is_file() and not list((data / "flower").glob("photo*"))
+    # One key, one action: one undo takes the move and both copies back.
+    window.menuBar().actions()[1].menu().aboutToShow.emit()
+    assert window.undo_action.text() == "Undo move 1 image and add 2 images to 'china'"
+    window.undo_action.trigger()
+    assert (data / "flower" / "photo2.jpg").is_file()
+    assert sorted(p.name for p in (data / "china").glob("photo*")) == ["photo0.jpg"]
+    assert all(p.is_file() for p in photos)
+    # The menu offers the same single action for the whole mixed selection.
+    menu = tab.card_menu(str(photos[1]))
+    _action(_submenu(menu, "File all 3 into class"), "1 china").trigger()
+    assert len(list((data / "china").glob("photo*"))) == 4
+    window.menuBar().actions()[1].menu().aboutToShow.emit()
+    assert window.undo_action.text() == "Undo move 1 image and add 2 images to 'china'"
+    window.undo_action.trigger()
+    assert (data / "flower" / "photo2.jpg").is_file()
     qtbot.keyClick(cards[1], Qt.Key.Key_Escape)
     assert not any(c.selected for c in cards)
 

@@ -5,6 +5,8 @@ Every change the app makes to a data set folder ``DATA`` goes through :class:`Da
 - :meth:`~DataSetEditor.move_to_class`: images of the data set move to ``DATA/<class>/`` (a new
   class folder is made when needed);
 - :meth:`~DataSetEditor.add_copies`: images from elsewhere are copied into ``DATA/<class>/``;
+- :meth:`~DataSetEditor.file_into_class`: both at once, one action (one undo step) for a
+  selection that mixes images of the data set and images from elsewhere;
 - :meth:`~DataSetEditor.remove`: images move to ``DATA/_removed/<class>/``, which the scan
   skips; nothing is ever deleted;
 - :meth:`~DataSetEditor.undo`: the last action not yet undone is reversed, also after a restart.
@@ -35,9 +37,9 @@ from resnet_gui.core.data.images import is_hidden
 #: The journal, inside the data set's hidden folder.
 JOURNAL = Path(".resnet-gui") / "journal.jsonl"
 
-#: The kinds of action: a change of class, copies from elsewhere, removal, and the reversal of
-#: an earlier action.
-KINDS = ("move", "add", "remove", "undo")
+#: The kinds of action: a change of class, copies from elsewhere, both together ("file"),
+#: removal, and the reversal of an earlier action.
+KINDS = ("move", "add", "file", "remove", "undo")
 
 
 @dataclass
@@ -49,13 +51,21 @@ class Action:
     files: list[tuple[str, str]] = field(default_factory=list)
     target: str = ""  # the class, for "move" and "add"
     undoes: int | None = None  # for "undo": the action reversed
+    copies: list[bool] | None = None  # for "file": per file, copied (True) or moved
+
+    def copied(self, i: int) -> bool:
+        """Whether file ``i`` was copied (its original stays where it was) rather than moved."""
+        return self.copies[i] if self.copies is not None else self.kind == "add"
 
     def describe(self) -> str:
         """One line for a menu or a status bar, e.g. "move 3 images to 'cat'"."""
         n = len(self.files)
-        what = f"{n} image{'s' if n != 1 else ''}"
+        what = _images(n)
+        added = sum(self.copies or ())
         return {"move": f"move {what} to '{self.target}'",
                 "add": f"add {what} to '{self.target}'",
+                "file": f"move {_images(n - added)} and add {_images(added)} to "
+                        f"'{self.target}'",
                 "remove": f"remove {what}",
                 "undo": f"undo ({what})"}[self.kind]
 
@@ -90,9 +100,7 @@ class DataSetEditor:
         Raises:
             InputError: a bad class name, or a path outside the data set's class folders.
         """
-        folder = self.root / check_class_name(name)
-        sources = [p for p in map(self._inside, paths) if p.parent != folder]
-        return self._run("move", self._plan(sources, lambda _p: folder), target=name)
+        return self.file_into_class(paths, (), name)
 
     def add_copies(self, paths: Iterable[str | os.PathLike[str]], name: str, *,
                    move: bool = False) -> Action:
@@ -102,13 +110,29 @@ class DataSetEditor:
         Raises:
             InputError: a bad class name, or a path that is not a file.
         """
+        return self.file_into_class((), paths, name, move=move)
+
+    def file_into_class(self, inside: Iterable[str | os.PathLike[str]],
+                        outside: Iterable[str | os.PathLike[str]], name: str, *,
+                        move: bool = False) -> Action:
+        """Move images of this data set (``inside``; those already in ``name`` stay) and copy
+        images from elsewhere (``outside``; with ``move``, move them) into class ``name``
+        (made if new), as one action: one undo step takes them all back.
+
+        Raises:
+            InputError: a bad class name, a path of ``inside`` outside the data set's class
+                folders, or a path of ``outside`` that is not a file.
+        """
         folder = self.root / check_class_name(name)
-        sources = [Path(p).expanduser().resolve() for p in paths]
-        for src in sources:
-            if not src.is_file():
-                raise InputError(f"not a file: {src}")
-        return self._run("move" if move else "add", self._plan(sources, lambda _p: folder),
-                         target=name)
+        moved = [p for p in map(self._inside, inside) if p.parent != folder]
+        added = _files(outside)
+        pairs = self._plan(moved + added, lambda _p: folder)
+        if move or not added:
+            return self._run("move", pairs, target=name)
+        if not moved:
+            return self._run("add", pairs, target=name)
+        return self._run("file", pairs, target=name,
+                         copies=[False] * len(moved) + [True] * len(added))
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> Action:
         """Move images of this data set to ``_removed/<their class>/`` (never deleted).
@@ -136,11 +160,11 @@ class DataSetEditor:
         if action is None:
             return None
         pairs: list[tuple[Path, Path]] = []
-        for src, dst in action.files:
+        for i, (src, dst) in enumerate(action.files):
             here, back = Path(dst), Path(src)
             if not here.exists():
                 continue  # moved away by hand since
-            if action.kind == "add":
+            if action.copied(i):
                 if back.is_file() and file_digest(back) == file_digest(here):
                     pairs.append((here, here))  # (x, x): delete the copy
                     continue
@@ -180,13 +204,14 @@ class DataSetEditor:
         return pairs
 
     def _run(self, kind: str, pairs: list[tuple[Path, Path]], target: str = "",
-             undoes: int | None = None) -> Action:
+             undoes: int | None = None, copies: list[bool] | None = None) -> Action:
         action = Action(self.last_id + 1, kind, [(str(s), str(d)) for s, d in pairs], target,
-                        undoes)
-        self._write({"op": "begin", "id": action.id, "kind": kind, "files": action.files,
-                     "target": target, "undoes": undoes, "time": time.time()})
-        for src, dst in pairs:
-            _carry(src, dst, copy=kind == "add")
+                        undoes, copies)
+        entry = {"op": "begin", "id": action.id, "kind": kind, "files": action.files,
+                 "target": target, "undoes": undoes, "time": time.time()}
+        self._write(entry if copies is None else {**entry, "copies": copies})
+        for i, (src, dst) in enumerate(pairs):
+            _carry(src, dst, copy=action.copied(i))
         self._write({"op": "done", "id": action.id})
         self.actions.append(action)
         return action
@@ -198,18 +223,23 @@ class DataSetEditor:
             return
         action = self.actions[-1]
         finished = []
-        for src, dst in action.files:
+        for i, (src, dst) in enumerate(action.files):
             s, d = Path(src), Path(dst)
-            if d.exists() and s.exists() and s != d and action.kind != "add":
+            if d.exists() and s.exists() and s != d and not action.copied(i):
                 if file_digest(s) != file_digest(d):
                     continue  # another file took the name: both stay, this one did not move
                 s.unlink()  # the move got as far as the new name: finish it
             if (d.exists() and s != d) or (s == d and not d.exists()):
-                finished.append((src, dst))
+                finished.append(i)
         for folder in {Path(d).parent for _, d in action.files}:
             sweep(folder)
-        action.files = finished
-        self._write({"op": "done", "id": action.id, "files": finished, "recovered": True})
+        entry = {"op": "done", "id": action.id, "recovered": True,
+                 "files": [action.files[i] for i in finished]}
+        if action.copies is not None:
+            entry["copies"] = [action.copies[i] for i in finished]
+            action.copies = entry["copies"]
+        action.files = entry["files"]
+        self._write(entry)
 
     def _done(self, action_id: int) -> bool:
         return action_id in self._done_ids
@@ -227,11 +257,13 @@ class DataSetEditor:
             if entry.get("op") == "begin":
                 actions.append(Action(int(entry["id"]), entry["kind"],
                                       [tuple(f) for f in entry["files"]],  # type: ignore[misc]
-                                      entry.get("target", ""), entry.get("undoes")))
+                                      entry.get("target", ""), entry.get("undoes"),
+                                      entry.get("copies")))
             elif entry.get("op") == "done":
                 self._done_ids.add(int(entry["id"]))
                 if "files" in entry and actions and actions[-1].id == entry["id"]:
                     actions[-1].files = [tuple(f) for f in entry["files"]]  # type: ignore[misc]
+                    actions[-1].copies = entry.get("copies", actions[-1].copies)
         return actions
 
     def _write(self, entry: dict) -> None:
@@ -254,6 +286,23 @@ def check_class_name(name: str) -> str:
             any(sep in clean for sep in ("/", "\\", os.sep)) or clean in ("..",):
         raise InputError(f"not a usable class name: {name!r}")
     return clean
+
+
+def _images(n: int) -> str:
+    return f"{n} image{'s' if n != 1 else ''}"
+
+
+def _files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """``paths`` resolved, each checked to be a file.
+
+    Raises:
+        InputError: a path that is not a file.
+    """
+    sources = [Path(p).expanduser().resolve() for p in paths]
+    for src in sources:
+        if not src.is_file():
+            raise InputError(f"not a file: {src}")
+    return sources
 
 
 def _free(path: Path) -> Path:

@@ -78,9 +78,10 @@ class ImageList(QListWidget):
         return len(rows)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        paths = self.selected_paths()
+        inside, outside = (paths, []) if self.edit_inside else ([], paths)
         if self.edits is not None and self.edits.handle_key(
-                event, self.selected_paths(), self.edit_root(), inside=self.edit_inside,
-                move=self.edit_move()):
+                event, self.edit_root(), inside=inside, outside=outside, move=self.edit_move()):
             return
         super().keyPressEvent(event)
 
