@@ -7,7 +7,11 @@ it (the "before" model). The wrong labels are then fixed, and two runs train on 
 with the default recipe: a fresh one, and one that continues from the before model. All three
 are measured on held-out images.
 
-    .venv/bin/python benchmarks/retrain.py [--seeds 2] [--per-class 40]
+    .venv/bin/python benchmarks/retrain.py [--seeds 2] [--per-class 40] [--data textures]
+        [--again-epochs auto,15]
+
+``--again-epochs`` lists the continued runs to measure from the same before model: ``auto`` is
+what the app does, a number fixes the epoch ceiling (early stopping stays on).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from review import files_by_class, write_digits  # noqa: E402
+from review import files_by_class, write_digits, write_textures  # noqa: E402
 
 WRONG = 0.05
 
@@ -36,14 +40,21 @@ def accuracy(model_path: Path, paths: list[str], labels: np.ndarray, classes: li
     return float((np.array(preds) == labels).mean())
 
 
-def run(seed: int, per_class: int, work: Path, again_epochs: int | None = None
+def write_data(kind: str, root: Path) -> Path:
+    """The whole labelled set of ``kind`` ("digits": 1,797; "textures": 8 x 200)."""
+    if root.exists():
+        return root
+    return write_digits(root) if kind == "digits" else write_textures(root, per_class=200)
+
+
+def run(seed: int, per_class: int, work: Path, again: list[str], kind: str = "digits"
         ) -> dict[str, float]:
-    """One seed: the before model, then the fresh and the continued run on the fixed data."""
+    """One seed: the before model, then the fresh and the continued runs on the fixed data."""
     from resnet_gui.core.base.config import TrainConfig
     from resnet_gui.core.data.edits import DataSetEditor
     from resnet_gui.core.train import train
 
-    paths, labels, classes = files_by_class(write_digits(work / "all"))
+    paths, labels, classes = files_by_class(write_data(kind, work / f"all-{kind}"))
     rng = np.random.default_rng(seed)
     train_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
                                 for c in range(len(classes))])
@@ -73,32 +84,41 @@ def run(seed: int, per_class: int, work: Path, again_epochs: int | None = None
     for _ in range(len(wrong)):
         editor.undo()  # the fix: each wrong label back in its class
     fit("fresh")
-    fit("again", init=str(before), epochs=again_epochs)
+    for name in again:
+        fit(f"again-{name}", init=str(before), epochs=None if name == "auto" else int(name))
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--per-class", type=int, default=40)
-    ap.add_argument("--again-epochs", type=int, default=None,
-                    help="epochs of the continued run (default: the recipe's, as the app)")
+    ap.add_argument("--data", choices=("digits", "textures"), default="digits")
+    ap.add_argument("--again-epochs", default="auto",
+                    help="comma-separated continued runs: 'auto' (the app's) or an epoch "
+                         "ceiling, e.g. auto,15")
     args = ap.parse_args()
+    again = args.again_epochs.split(",")
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
-    print(f"digits, {args.per_class} per class, {WRONG:.0%} of the labels wrong, then fixed")
-    print(f"{'seed':>4} {'before':>7} {'fresh':>7} {'again':>7} {'fresh s':>8} {'again s':>8} "
-          f"{'ratio':>6}", flush=True)
+    print(f"{args.data}, {args.per_class} per class, {WRONG:.0%} of the labels wrong, then "
+          "fixed; accuracy on the held-out rest, seconds, time ratio to the fresh run")
+    cols = ["before", "fresh", *(f"again-{a}" for a in again)]
+    print(f"{'seed':>4} " + " ".join(f"{c:>9}" for c in cols) + " " +
+          " ".join(f"{c + ' s':>9}" for c in cols[1:]) + " " +
+          " ".join(f"{'ratio ' + a:>10}" for a in again), flush=True)
     rows = []
+
+    def line(label: str, r: dict[str, float]) -> str:
+        return (f"{label:>4} " + " ".join(f"{r[c]:9.3f}" for c in cols) + " " +
+                " ".join(f"{r[c + '_s']:9.1f}" for c in cols[1:]) + " " +
+                " ".join(f"{r[f'again-{a}_s'] / r['fresh_s']:10.2f}" for a in again))
+
     try:
-        for seed in range(1, args.seeds + 1):
-            r = run(seed, args.per_class, work, args.again_epochs)
-            rows.append(r)
-            print(f"{seed:>4} {r['before']:7.3f} {r['fresh']:7.3f} {r['again']:7.3f} "
-                  f"{r['fresh_s']:8.1f} {r['again_s']:8.1f} {r['again_s'] / r['fresh_s']:6.2f}",
-                  flush=True)
-        m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-        print(f"mean {m['before']:7.3f} {m['fresh']:7.3f} {m['again']:7.3f} {m['fresh_s']:8.1f} "
-              f"{m['again_s']:8.1f} {m['again_s'] / m['fresh_s']:6.2f}")
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            rows.append(run(seed, args.per_class, work, again, args.data))
+            print(line(str(seed), rows[-1]), flush=True)
+        print(line("mean", {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
