@@ -116,7 +116,8 @@ class CardEdits:
             if inside and outside:  # all of them, as one action (as the digit keys do)
                 self.edits.class_menu(
                     menu, f"File all {len(targets)} into class", root,
-                    lambda name: self.edits.file(inside, outside, root, name))
+                    lambda name: self.edits.file(inside, outside, root, name),
+                ).setObjectName("file_menu")
             if inside:
                 self.edits.fill_menu(menu, inside, root, inside=True)
             if outside:

@@ -10,7 +10,7 @@ touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +174,8 @@ class DataEdits(QObject):
         if inside:
             menu.addAction("Remove from the data set", lambda: self.remove(paths, root))
 
-    def class_menu(self, menu: QMenu, title: str, root: str, do: Any) -> QMenu:
+    def class_menu(self, menu: QMenu, title: str, root: str,
+                   do: Callable[[str], object]) -> QMenu:
         """A submenu ``title`` of ``menu`` listing the classes of ``root`` (the first nine with
         their digit as shortcut) and "New class…"; choosing one calls ``do(name)``."""
         sub = menu.addMenu(title)

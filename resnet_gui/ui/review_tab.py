@@ -254,7 +254,7 @@ class ReviewTab(FolderDropTarget, QWidget):
     def data_changed(self, root: str, action: Any) -> None:
         """Filed photos leave the grid; an undo of a filing brings them back."""
         shown = {same_file(i.path): i.path for i in self.items}
-        if action.kind in ("add", "move"):
+        if action.kind in ("add", "move", "file"):
             filed = {shown[src]: dst for src, dst in action.files if src in shown}
             self.filed.update(filed)
             self.grid.remove_paths(list(filed))  # the next photo is selected

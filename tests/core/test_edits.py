@@ -143,15 +143,22 @@ def test_a_mixed_selection_is_one_action_undone_in_one_step(data: Path, tmp_path
     # One kind alone is a plain move or add.
     assert again.file_into_class([], outside[:1], "flower").kind == "add"
     again.undo()
-    # A crash after the move, before the copy: the move is finished, the copy never made.
-    pairs = [[str(china[1]), str(data / "flower" / china[1].name)],
-             [str(outside[0]), str(data / "flower" / "a.jpg")]]
-    again._write({"op": "begin", "id": again.last_id + 1, "kind": "file", "files": pairs,
-                  "target": "flower", "copies": [False, True]})
-    os.link(china[1], data / "flower" / china[1].name)
-    recovered = DataSetEditor(data)
-    assert not china[1].exists() and not (data / "flower" / "a.jpg").exists()
-    last = recovered.last_undoable()
-    assert last.files == [tuple(pairs[0])] and last.copies == [False]
-    recovered.undo()
-    assert contents(data) == before and outside[0].is_file()
+    # Crashes: a move half done (a link, the old name still there) and a copy made, then a
+    # copy never made. The move is finished, the original of the copy is kept.
+    for copy_made in (True, False):
+        pairs = [[str(china[1]), str(data / "flower" / china[1].name)],
+                 [str(outside[0]), str(data / "flower" / "a.jpg")]]
+        again._write({"op": "begin", "id": again.last_id + 1, "kind": "file", "files": pairs,
+                      "target": "flower", "copies": [False, True]})
+        os.link(china[1], data / "flower" / china[1].name)
+        if copy_made:
+            shutil.copyfile(outside[0], data / "flower" / "a.jpg")
+        again = DataSetEditor(data)
+        assert not china[1].exists() and outside[0].is_file()
+        assert (data / "flower" / "a.jpg").exists() == copy_made
+        last = again.last_undoable()
+        assert last.copies == ([False, True] if copy_made else [False])
+        assert last.describe() == ("move 1 image and add 1 image to 'flower'" if copy_made
+                                   else "move 1 image to 'flower'")
+        again.undo()
+        assert contents(data) == before and outside[0].is_file()

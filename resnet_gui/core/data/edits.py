@@ -49,7 +49,7 @@ class Action:
     id: int
     kind: str  # one of KINDS
     files: list[tuple[str, str]] = field(default_factory=list)
-    target: str = ""  # the class, for "move" and "add"
+    target: str = ""  # the class, for "move", "add" and "file"
     undoes: int | None = None  # for "undo": the action reversed
     copies: list[bool] | None = None  # for "file": per file, copied (True) or moved
 
@@ -62,12 +62,15 @@ class Action:
         n = len(self.files)
         what = _images(n)
         added = sum(self.copies or ())
+        kind = self.kind
+        if kind == "file" and added in (0, n):  # a crash left one kind of file
+            kind = "add" if added else "move"
         return {"move": f"move {what} to '{self.target}'",
                 "add": f"add {what} to '{self.target}'",
                 "file": f"move {_images(n - added)} and add {_images(added)} to "
                         f"'{self.target}'",
                 "remove": f"remove {what}",
-                "undo": f"undo ({what})"}[self.kind]
+                "undo": f"undo ({what})"}[kind]
 
 
 class DataSetEditor:
@@ -118,6 +121,10 @@ class DataSetEditor:
         """Move images of this data set (``inside``; those already in ``name`` stay) and copy
         images from elsewhere (``outside``; with ``move``, move them) into class ``name``
         (made if new), as one action: one undo step takes them all back.
+
+        Returns:
+            The action: a "move" when every file moved (``move``, or no ``outside``), an
+            "add" when every file was copied, else a "file" with per-file ``copies``.
 
         Raises:
             InputError: a bad class name, a path of ``inside`` outside the data set's class
@@ -233,12 +240,11 @@ class DataSetEditor:
                 finished.append(i)
         for folder in {Path(d).parent for _, d in action.files}:
             sweep(folder)
-        entry = {"op": "done", "id": action.id, "recovered": True,
-                 "files": [action.files[i] for i in finished]}
+        files = [action.files[i] for i in finished]
+        entry: dict = {"op": "done", "id": action.id, "recovered": True, "files": files}
         if action.copies is not None:
-            entry["copies"] = [action.copies[i] for i in finished]
-            action.copies = entry["copies"]
-        action.files = entry["files"]
+            action.copies = entry["copies"] = [action.copies[i] for i in finished]
+        action.files = files
         self._write(entry)
 
     def _done(self, action_id: int) -> bool:
