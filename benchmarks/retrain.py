@@ -11,7 +11,8 @@ are measured on held-out images.
         [--again-epochs auto,15]
 
 ``--again-epochs`` lists the continued runs to measure from the same before model: ``auto`` is
-what the app does, a number fixes the epoch ceiling (early stopping stays on).
+what the app does (a fresh run's automatic epoch ceiling, early stopping on), a number that
+many epochs exactly (as ``--epochs N``: no early stopping).
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=40)
     ap.add_argument("--data", choices=("digits", "textures"), default="digits")
     ap.add_argument("--again-epochs", default="auto",
-                    help="comma-separated continued runs: 'auto' (the app's) or an epoch "
-                         "ceiling, e.g. auto,15")
+                    help="comma-separated continued runs: 'auto' (the app's) or a fixed "
+                         "number of epochs, e.g. auto,15")
     args = ap.parse_args()
     again = args.again_epochs.split(",")
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
