@@ -164,12 +164,10 @@ class DataEdits(QObject):
             return
         title = "Move to class" if inside else "Add to the training data as"
 
-        def do(name: str) -> Any:
-            if inside:
-                return self.move(paths, root, name)
-            return self.add(paths, root, name, move=move)
-
-        self.class_menu(menu, title, root, do).setObjectName(
+        mine, theirs = (paths, []) if inside else ([], paths)
+        self.class_menu(menu, title, root,
+                        lambda name: self.file(mine, theirs, root, name, move=move)
+                        ).setObjectName(
             "move_menu" if inside else "add_menu")
         if inside:
             menu.addAction("Remove from the data set", lambda: self.remove(paths, root))

@@ -265,11 +265,11 @@ def _balanced(features: np.ndarray, weight: np.ndarray, labelled: np.ndarray | N
     photo of largest ``weight``."""
     assign, centres = kmeans(features, clusters)
     k = len(centres)
-    size = np.bincount(assign, minlength=k).astype(float)
+    size = np.bincount(assign, minlength=k)
+    left = size.copy()
     have = np.zeros(k)
     if labelled is not None and len(labelled):
         have += np.bincount(np.argmin(_distances(labelled, centres), axis=1), minlength=k)
-    left = np.bincount(assign, minlength=k)
     by_cluster = [list(np.flatnonzero(assign == j)[np.argsort(-weight[assign == j],
                                                               kind="stable")]) for j in range(k)]
     order = np.empty(len(features), np.int64)
