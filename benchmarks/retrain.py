@@ -8,11 +8,12 @@ with the default recipe: a fresh one, and one that continues from the before mod
 are measured on held-out images.
 
     .venv/bin/python benchmarks/retrain.py [--seeds 2] [--per-class 40] [--data textures]
-        [--again-epochs auto,15]
+        [--again-epochs auto,15,auto@1]
 
 ``--again-epochs`` lists the continued runs to measure from the same before model: ``auto`` is
 what the app does (a fresh run's automatic epoch ceiling, early stopping on), a number that
-many epochs exactly (as ``--epochs N``: no early stopping).
+many epochs exactly (as ``--epochs N``: no early stopping). ``@F`` after either runs it at F
+times a fresh run's learning rate instead of the app's ``CONTINUE_LR_FACTOR``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def run(seed: int, per_class: int, work: Path, again: list[str], kind: str = "di
     """One seed: the before model, then the fresh and the continued runs on the fixed data."""
     from resnet_gui.core.base.config import TrainConfig
     from resnet_gui.core.data.edits import DataSetEditor
-    from resnet_gui.core.train import train
+    from resnet_gui.core.train import continuation, train
 
     paths, labels, classes = files_by_class(write_data(kind, work / f"all-{kind}"))
     rng = np.random.default_rng(seed)
@@ -72,6 +73,7 @@ def run(seed: int, per_class: int, work: Path, again: list[str], kind: str = "di
         editor.move_to_class([data / classes[labels[i]] / Path(paths[i]).name], other)
     test = ([paths[i] for i in test_idx], labels[test_idx])
     out: dict[str, float] = {}
+    app_factor = continuation.CONTINUE_LR_FACTOR
 
     def fit(name: str, **kwargs: object) -> Path:
         t = time.perf_counter()
@@ -86,7 +88,13 @@ def run(seed: int, per_class: int, work: Path, again: list[str], kind: str = "di
         editor.undo()  # the fix: each wrong label back in its class
     fit("fresh")
     for name in again:
-        fit(f"again-{name}", init=str(before), epochs=None if name == "auto" else int(name))
+        epochs, _, factor = name.partition("@")
+        continuation.CONTINUE_LR_FACTOR = float(factor) if factor else app_factor
+        try:
+            fit(f"again-{name}", init=str(before),
+                epochs=None if epochs == "auto" else int(epochs))
+        finally:
+            continuation.CONTINUE_LR_FACTOR = app_factor
     return out
 
 
@@ -98,22 +106,25 @@ def main() -> None:
     ap.add_argument("--data", choices=("digits", "textures"), default="digits")
     ap.add_argument("--again-epochs", default="auto",
                     help="comma-separated continued runs: 'auto' (the app's) or a fixed "
-                         "number of epochs, e.g. auto,15")
+                         "number of epochs, e.g. auto,15; '@F' after one: at F times a fresh "
+                         "run's rate, e.g. auto@1")
     args = ap.parse_args()
     again = args.again_epochs.split(",")
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     print(f"{args.data}, {args.per_class} per class, {WRONG:.0%} of the labels wrong, then "
           "fixed; accuracy on the held-out rest, seconds, time ratio to the fresh run")
     cols = ["before", "fresh", *(f"again-{a}" for a in again)]
-    print(f"{'seed':>4} " + " ".join(f"{c:>9}" for c in cols) + " " +
-          " ".join(f"{c + ' s':>9}" for c in cols[1:]) + " " +
-          " ".join(f"{'ratio ' + a:>10}" for a in again), flush=True)
+    w = max(9, *(len(c) + 2 for c in cols))  # every column as wide as the widest name
+    print(f"{'seed':>4} " + " ".join(f"{c:>{w}}" for c in cols) + " " +
+          " ".join(f"{c + ' s':>{w}}" for c in cols[1:]) + " " +
+          " ".join(f"{'ratio ' + a:>{w}}" for a in again), flush=True)
     rows = []
 
     def line(label: str, r: dict[str, float]) -> str:
-        return (f"{label:>4} " + " ".join(f"{r[c]:9.3f}" for c in cols) + " " +
-                " ".join(f"{r[c + '_s']:9.1f}" for c in cols[1:]) + " " +
-                " ".join(f"{r[f'again-{a}_s'] / r['fresh_s']:10.2f}" for a in again))
+        # the mean row's ratios are those of the mean seconds
+        return (f"{label:>4} " + " ".join(f"{r[c]:{w}.3f}" for c in cols) + " " +
+                " ".join(f"{r[c + '_s']:{w}.1f}" for c in cols[1:]) + " " +
+                " ".join(f"{r[f'again-{a}_s'] / r['fresh_s']:{w}.2f}" for a in again))
 
     try:
         for seed in range(args.first_seed, args.first_seed + args.seeds):

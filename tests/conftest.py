@@ -145,6 +145,17 @@ def train_sure_model(data: Path, out: Path) -> Path:
     return res.save(out)
 
 
+def train_digits_model(data: Path, out: Path) -> Path:
+    """A small model that has learnt the digits (far above chance on ``digits_heldout``): for
+    tests that need *a* good digits model, not the default recipe's (``trained_model``)."""
+    from resnet_gui.core.base.config import TrainConfig
+    from resnet_gui.core.train.training import train
+
+    res = train(TrainConfig(str(data), arch="resnet18", weights="none", width=16, seed=1,
+                            checkpoints=False))  # the default recipe at half its width
+    return res.save(out)
+
+
 def committed_model(name: str, make: object, folder: Path) -> Path:
     """A copy of the committed ``tests/data/<name>`` (tests may change their copy), or, when it
     does not load here, one trained by ``make(out)``."""
@@ -169,6 +180,13 @@ def tiny_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """A small model trained for one epoch on ``tiny_data`` (mechanics only, not accuracy)."""
     return committed_model("tiny.keras", lambda out: train_tiny_model(tiny_data, out),
                            tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def digits_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model that has learnt the digits of ``digits_train``."""
+    return committed_model("digits.keras", lambda out: train_digits_model(digits_train, out),
+                           tmp_path_factory.mktemp("digits_model"))
 
 
 @pytest.fixture(scope="session")

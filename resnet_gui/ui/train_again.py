@@ -1,8 +1,8 @@
 """Train again: after fixing the data, continue from the current model on the updated data set
 and show the accuracy before and after, on the same evaluation folder, side by side.
 
-The run starts from the current model (``TrainConfig.init``: the same classes train on at a tenth
-of a fresh run's learning rate; a new class gets a new head; a frozen backbone reuses the
+The run starts from the current model (``TrainConfig.init``: the same classes train on at three
+tenths of a fresh run's learning rate; a new class gets a new head; a frozen backbone reuses the
 feature cache) with the Training tab's other settings. When it ends, the Evaluation tab evaluates
 the new model on the folder the last evaluation used, and says "before → after".
 """

@@ -59,17 +59,17 @@ def test_not_a_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 @pytest.mark.slow
 def test_predict_json_csv_and_failed_inputs(
-    trained_model: Path, digits_heldout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    digits_model: Path, digits_heldout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     one = sorted((digits_heldout / "3").iterdir())[0]
     broken = write_bad_and_odd(tmp_path / "bad")["truncated"]
-    assert main(["predict", str(trained_model), str(one), "--format", "json", "--top-k", "2"]) == 0
+    assert main(["predict", str(digits_model), str(one), "--format", "json", "--top-k", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data[0]["path"] == str(one) and data[0]["error"] is None
     assert [p["label"] for p in data[0]["predictions"]][0] == "3"
     assert len(data[0]["predictions"]) == 2
 
-    status = main(["predict", str(trained_model), str(one), str(broken), "--format", "csv"])
+    status = main(["predict", str(digits_model), str(one), str(broken), "--format", "csv"])
     assert status == 1
     captured = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(captured.out)))
@@ -79,14 +79,14 @@ def test_predict_json_csv_and_failed_inputs(
 
 @pytest.mark.slow
 def test_evaluate_json(
-    trained_model: Path, digits_heldout: Path, tmp_path: Path,
+    digits_model: Path, digits_heldout: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data_dir = tmp_path / "heldout"
     shutil.copytree(digits_heldout, data_dir)
     misfiled = data_dir / "8" / "misfiled_zero.png"  # a zero filed as an eight
     sorted((data_dir / "0").iterdir())[0].rename(misfiled)
-    assert main(["evaluate", str(trained_model), str(data_dir), "--format", "json"]) == 0
+    assert main(["evaluate", str(digits_model), str(data_dir), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"accuracy", "classes", "per_class", "confusion_matrix", "misclassified"}
     assert data["classes"] == [str(i) for i in range(10)]
