@@ -124,36 +124,32 @@ def trained_model(digits_train: Path, tmp_path_factory: pytest.TempPathFactory) 
 MODELS = Path(__file__).parent / "data"
 
 
-def train_tiny_model(data: Path, out: Path) -> Path:
-    """A small model trained for one epoch (mechanics only, not accuracy)."""
+def _train_and_save(data: Path, out: Path, **settings: object) -> Path:
+    """Train on ``data`` with ``settings`` (``TrainConfig`` fields) and save to ``out``."""
     from resnet_gui.core.base.config import TrainConfig
     from resnet_gui.core.train.training import train
 
-    res = train(
-        TrainConfig(str(data), epochs=1, batch_size=4, width=8, augment="none", weights="none")
-    )
-    return res.save(out)
+    return train(TrainConfig(str(data), **settings)).save(out)  # type: ignore[arg-type]
+
+
+def train_tiny_model(data: Path, out: Path) -> Path:
+    """A small model trained for one epoch (mechanics only, not accuracy)."""
+    return _train_and_save(data, out, epochs=1, batch_size=4, width=8, augment="none",
+                           weights="none")
 
 
 def train_sure_model(data: Path, out: Path) -> Path:
     """A model that has learnt the two tiny classes: it is sure of its own training photos."""
-    from resnet_gui.core.base.config import TrainConfig
-    from resnet_gui.core.train.training import train
-
-    res = train(TrainConfig(str(data), arch="resnet18", weights="none", epochs=12,
-                            batch_size=4, width=8, augment="none", patience=0))
-    return res.save(out)
+    return _train_and_save(data, out, arch="resnet18", weights="none", epochs=12, batch_size=4,
+                           width=8, augment="none", patience=0)
 
 
 def train_digits_model(data: Path, out: Path) -> Path:
     """A small model that has learnt the digits (far above chance on ``digits_heldout``): for
     tests that need *a* good digits model, not the default recipe's (``trained_model``)."""
-    from resnet_gui.core.base.config import TrainConfig
-    from resnet_gui.core.train.training import train
-
-    res = train(TrainConfig(str(data), arch="resnet18", weights="none", width=16, seed=1,
-                            checkpoints=False))  # the default recipe at half its width
-    return res.save(out)
+    # the default recipe at half its width
+    return _train_and_save(data, out, arch="resnet18", weights="none", width=16, seed=1,
+                           checkpoints=False)
 
 
 def committed_model(name: str, make: object, folder: Path) -> Path:
