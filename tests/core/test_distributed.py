@@ -32,6 +32,12 @@ FIXED_EPOCHS = ["--epochs", "3", "--width", "8", "--seed", "3"]
 # the resumed run went to epoch 41; with 8 steps an epoch it stops at 13 (161 s for the test
 # alone instead of 200 s). Patience 2 instead of the recipe's 6, for the same reason.
 AUTO_EPOCHS = ["--width", "8", "--seed", "3", "--patience", "2", "--batch-size", "8"]
+# Scripts that split the CPU into two logical devices import TensorFlow the app's way, with its
+# environment: oneDNN's kernels, on by default, corrupted the heap ("free(): invalid next size",
+# a segmentation fault in fit) with two logical CPU devices on an AVX-512/AMX Xeon, in each of 8
+# runs alone; with the app's TF_ENABLE_ONEDNN_OPTS=0 (core/base/tfsetup.py) every run passed.
+APP_TENSORFLOW = ("from resnet_gui.core.base.tfsetup import import_tensorflow\n"
+                  "tf = import_tensorflow()\n")
 
 
 def _free_ports(n: int) -> list[int]:
@@ -192,7 +198,8 @@ def test_batchnorm_uses_the_global_batch_across_replicas(tmp_path: Path) -> None
     -1 and +1 (global mean 5, deviation 5); each replica on its own gives 0."""
     script = tmp_path / "sync.py"
     script.write_text(
-        "import numpy as np, tensorflow as tf\n"
+        "import numpy as np\n"
+        f"{APP_TENSORFLOW}"
         "cpu = tf.config.list_physical_devices('CPU')[0]\n"
         "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()"
         "] * 2)\n"
@@ -286,7 +293,8 @@ def test_mirrored_strategy_on_two_logical_cpus(photo_sets: tuple[Path, Path],
     data, held_out = photo_sets
     out = tmp_path / "m.keras"
     script = (
-        "import sys, tensorflow as tf\n"
+        "import sys\n"
+        f"{APP_TENSORFLOW}"
         "cpu = tf.config.list_physical_devices('CPU')[0]\n"
         "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()"
         "] * 2)\n"
