@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import atexit  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -52,6 +54,17 @@ def write_digits(root: Path, per_class: int, offset: int = 0, size: int = 32) ->
                 folder / f"{i}.png"
             )
     return root
+
+
+def cli_without_tensorflow(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``resnet-gui ARGV`` in a fresh process that fails (status 1, a note on stderr) if it
+    imports TensorFlow: for what must be said in milliseconds, not after TensorFlow's seconds."""
+    code = ("import sys\nfrom resnet_gui.cli import main\n"
+            "status = main(sys.argv[1:])\n"
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+            "sys.exit(status)\n")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=60)
 
 
 def photo(size: int = 64, which: str = "china") -> Image.Image:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from resnet_gui.cli import main
+from tests.conftest import cli_without_tensorflow
 from tests.core.badfiles import write_bad_and_odd
 
 
@@ -49,12 +50,14 @@ def test_usage_and_data_errors_are_one_line(
     assert "Traceback" not in err
 
 
-def test_not_a_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_a_model_exits_2(tmp_path: Path) -> None:
+    """Said at once: in a process that never imports TensorFlow (seconds)."""
     fake = tmp_path / "fake.keras"
     fake.write_text("not a model")
-    assert main(["predict", str(fake), str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "not a Keras model file" in err and err.count("\n") == 1
+    for command in ("predict", "evaluate"):
+        done = cli_without_tensorflow(command, str(fake), str(tmp_path))
+        assert done.returncode == 2, done.stderr
+        assert "not a Keras model file" in done.stderr and done.stderr.count("\n") == 1
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from resnet_gui.core.base.assets import demo_data_dir
 from resnet_gui.core.base.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
 from resnet_gui.core.data.dataset import mirror_asymmetry, scan_dataset
 from resnet_gui.core.train.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
+from tests.conftest import cli_without_tensorflow
 
 DEMO = demo_data_dir()
 
@@ -76,15 +78,21 @@ def test_bad_settings_fail_before_the_scan_and_before_tensorflow(
 ) -> None:
     """A folder of 2,000 images would take seconds to scan: the settings are refused first, in
     a process that never imports TensorFlow."""
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom resnet_gui.cli import main\n"
-            "status = main(sys.argv[1:])\n"
-            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
-            "sys.exit(status)\n")
-    done = subprocess.run(
-        [sys.executable, "-c", code, "train", str(tmp_path / "not-scanned"), "--out",
-         str(tmp_path / "m.keras"), flag, value], capture_output=True, text=True, timeout=60)
+    done = _train_without_tensorflow(tmp_path / "not-scanned", tmp_path, flag, value)
     assert done.returncode == 2, done.stderr
     assert needle in done.stderr and "does not exist" not in done.stderr
+
+
+def _train_without_tensorflow(data: Path, tmp_path: Path, *flags: str) -> Any:
+    """``resnet-gui train data`` in a process that fails if TensorFlow gets imported."""
+    return cli_without_tensorflow("train", str(data), "--out", str(tmp_path / "m.keras"), *flags)
+
+
+def test_a_data_folder_that_is_not_there_fails_before_tensorflow(tmp_path: Path) -> None:
+    """No waiting for TensorFlow (seconds) to hear that the folder's name was mistyped."""
+    (tmp_path / "a-file").write_text("x")
+    for data, needle in [(tmp_path / "missing", "dataset folder does not exist"),
+                         (tmp_path / "a-file", "not a folder")]:
+        done = _train_without_tensorflow(data, tmp_path)
+        assert done.returncode == 2 and needle in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1

@@ -264,6 +264,20 @@ def scan_dataset(
     return report
 
 
+def require_folder(root: str | os.PathLike[str]) -> None:
+    """Refuse a data set path that is not a folder (cheap: training checks it before importing
+    TensorFlow).
+
+    Raises:
+        DatasetError: it does not exist, or it is a file.
+    """
+    path = Path(root)
+    if not path.exists():
+        raise DatasetError(f"dataset folder does not exist: {path}")
+    if not path.is_dir():
+        raise DatasetError(f"not a folder: {path} (expected one subfolder per class)")
+
+
 def class_folders(root: str | os.PathLike[str]) -> list[str]:
     """The names of ``root``'s class folders, sorted (hidden ones and ``_removed`` are not
     classes); empty for a folder that does not exist."""
@@ -281,10 +295,7 @@ def _class_names(root_path: Path, classes: Iterable[str] | None) -> list[str]:
     Raises:
         DatasetError: no such folder, a folder the model does not know, or fewer than two.
     """
-    if not root_path.exists():
-        raise DatasetError(f"dataset folder does not exist: {root_path}")
-    if not root_path.is_dir():
-        raise DatasetError(f"not a folder: {root_path} (expected one subfolder per class)")
+    require_folder(root_path)
     folders = class_folders(root_path)
     if classes is not None:
         class_names = list(classes)

@@ -94,15 +94,15 @@ def _legacy_objects(keras: Any) -> dict[str, Any]:
 def _read_model(path: Path) -> Any:
     from resnet_gui.core.model.build import keras_module
 
-    keras = keras_module()
     with path.open("rb") as fh:
         head = fh.read(8)
     if zipfile.is_zipfile(path):
         kind = "keras"
     elif head == _HDF5_MAGIC:
         kind = "h5"
-    else:
+    else:  # said before TensorFlow is imported (seconds)
         raise ModelFileError(f"not a Keras model file (.keras archive or .h5): {path}")
+    keras = keras_module()
     try:
         # Safe mode for every format: a Lambda layer (code in the file) is refused.
         return keras.saving.load_model(
