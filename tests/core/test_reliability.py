@@ -78,6 +78,22 @@ def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> 
         train_in_subprocess(small_config(data), should_stop=lambda: True)
 
 
+def test_a_stop_before_the_first_batch_ends_the_child_at_once(tmp_path: Path) -> None:
+    """Nothing is learnt before the first batch: the child is ended (SIGKILL), not asked to
+    stop and waited for through TensorFlow's import and the first step's tracing."""
+    from resnet_gui.core.train.remote import TrainingProcess
+    from resnet_gui.core.train.training import STOPPED_BEFORE_TRAINING
+
+    process = TrainingProcess(small_config(write_digits(tmp_path / "data", 6)))
+    try:
+        with pytest.raises(Stopped, match=STOPPED_BEFORE_TRAINING):
+            list(process.events(lambda: True))
+        assert process._process.exitcode == -signal.SIGKILL  # a graceful stop exits with 0
+    finally:
+        process.kill()
+        process.cleanup()
+
+
 def test_unwritable_output_is_reported_before_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

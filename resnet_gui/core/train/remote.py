@@ -110,19 +110,27 @@ class TrainingProcess:
         """Messages from the child until its result, error or stop (the last message).
 
         ``should_stop`` is polled; once True, the child is asked to stop, and killed if it has
-        not finished ``grace_s`` seconds later. Once ``should_abort`` is True (the app is
-        quitting), the child is killed at once.
+        not finished ``grace_s`` seconds later. Before the child's first batch there is nothing
+        to keep, so a stop then ends it at once: not after TensorFlow's import (seconds) or the
+        first step's tracing (ten seconds and more), which do not look at the stop flag. Once
+        ``should_abort`` is True (the app is quitting), the child is killed at once.
 
         Raises:
-            Stopped: aborted.
+            Stopped: aborted, or stopped before the first batch.
             TrainingError: the child died without a result, or did not stop in time.
         """
         stop_since: float | None = None
+        trained = False  # a batch was done: from then on a stop keeps what was learnt
         while True:
             if should_abort is not None and should_abort():
                 self.kill()
                 raise Stopped("training was ended at once")
             if should_stop is not None and should_stop() and stop_since is None:
+                if not trained:
+                    from resnet_gui.core.train.training import STOPPED_BEFORE_TRAINING
+
+                    self.kill()
+                    raise Stopped(STOPPED_BEFORE_TRAINING)
                 self.stop()
                 stop_since = time.monotonic()
             try:
@@ -143,6 +151,7 @@ class TrainingProcess:
                     raise TrainingError("training did not stop in time and was ended") from None
                 else:
                     continue
+            trained = trained or event["kind"] in ("batch", "epoch")
             yield event
             if event["kind"] in ("result", "error", "stopped"):
                 self._process.join(timeout=30)
