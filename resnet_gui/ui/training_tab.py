@@ -371,7 +371,7 @@ class TrainingTab(FolderDropTarget, QWidget):
     def _on_trained(self, result: Any) -> None:
         from resnet_gui.core.use.inference import Classifier
 
-        if result is None:  # stopped before the first epoch ended: nothing to keep
+        if result is None:  # stopped before the first batch: nothing to keep
             self.progress.setFormat("stopped")
             self.progress_label.setText("Stopped before training began")
             self.status.emit("Training stopped before it began; nothing to save")

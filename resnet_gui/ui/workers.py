@@ -198,7 +198,7 @@ def training_work(
 ) -> WorkFn:
     """Train in a child process (``core.train.remote.train_in_subprocess``). Progress events are the
     core's event dicts with a ``kind`` key ("batch", "epoch", "log"); the result is the core's
-    ``TrainResult`` with its model loaded, or None when stopped before the first epoch ended
+    ``TrainResult`` with its model loaded, or None when stopped before the first batch
     (or ``abort`` was set: the child is then killed at once)."""
 
     def work(emit: Report, should_stop: Callable[[], bool]) -> Any:

@@ -33,9 +33,7 @@ FIXED_EPOCHS = ["--epochs", "3", "--width", "8", "--seed", "3"]
 # alone instead of 200 s). Patience 2 instead of the recipe's 6, for the same reason.
 AUTO_EPOCHS = ["--width", "8", "--seed", "3", "--patience", "2", "--batch-size", "8"]
 # Scripts that split the CPU into two logical devices import TensorFlow the app's way, with its
-# environment: oneDNN's kernels, on by default, corrupted the heap ("free(): invalid next size",
-# a segmentation fault in fit) with two logical CPU devices on an AVX-512/AMX Xeon, in each of 8
-# runs alone; with the app's TF_ENABLE_ONEDNN_OPTS=0 (core/base/tfsetup.py) every run passed.
+# environment (oneDNN off): with oneDNN on, fit crashed there (docs/scaling.md, "N GPUs on one machine").
 APP_TENSORFLOW = ("from resnet_gui.core.base.tfsetup import import_tensorflow\n"
                   "tf = import_tensorflow()\n")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -83,7 +83,8 @@ def test_bad_settings_fail_before_the_scan_and_before_tensorflow(
     assert needle in done.stderr and "does not exist" not in done.stderr
 
 
-def _train_without_tensorflow(data: Path, tmp_path: Path, *flags: str) -> Any:
+def _train_without_tensorflow(data: Path, tmp_path: Path,
+                              *flags: str) -> subprocess.CompletedProcess[str]:
     """``resnet-gui train data`` in a process that fails if TensorFlow gets imported."""
     return cli_without_tensorflow("train", str(data), "--out", str(tmp_path / "m.keras"), *flags)
 
@@ -91,8 +92,13 @@ def _train_without_tensorflow(data: Path, tmp_path: Path, *flags: str) -> Any:
 def test_a_data_folder_that_is_not_there_fails_before_tensorflow(tmp_path: Path) -> None:
     """No waiting for TensorFlow (seconds) to hear that the folder's name was mistyped."""
     (tmp_path / "a-file").write_text("x")
-    for data, needle in [(tmp_path / "missing", "dataset folder does not exist"),
-                         (tmp_path / "a-file", "not a folder")]:
-        done = _train_without_tensorflow(data, tmp_path)
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    for data, flags, needle in [
+        (tmp_path / "missing", [], "dataset folder does not exist"),
+        (tmp_path / "a-file", [], "not a folder"),
+        (tmp_path / "data", ["--val-dir", str(tmp_path / "no-val")],
+         f"does not exist: {tmp_path / 'no-val'}"),
+    ]:
+        done = _train_without_tensorflow(data, tmp_path, *flags)
         assert done.returncode == 2 and needle in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1

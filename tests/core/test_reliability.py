@@ -15,7 +15,12 @@ import pytest
 
 from resnet_gui.cli import main
 from resnet_gui.core.base.config import TrainConfig
-from resnet_gui.core.base.errors import ModelFileError, Stopped, TrainingError
+from resnet_gui.core.base.errors import (
+    STOPPED_BEFORE_TRAINING,
+    ModelFileError,
+    Stopped,
+    TrainingError,
+)
 from resnet_gui.core.train.checkpoint import Checkpoint
 from resnet_gui.core.train.training import train
 from tests.conftest import write_digits
@@ -69,20 +74,28 @@ def test_resume_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
 
 
 def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> None:
-    from resnet_gui.core.train.remote import train_in_subprocess
+    from resnet_gui.core.train.remote import TrainingProcess
 
     data = write_digits(tmp_path / "data", 6)
     with pytest.raises(Stopped, match="stopped before training began"):
         train(small_config(data), should_stop=lambda: True)
-    with pytest.raises(Stopped):
-        train_in_subprocess(small_config(data), should_stop=lambda: True)
+    # The training process's own answer to its stop flag (set by TrainingProcess.stop): a
+    # "stopped" message and a clean exit, not an error.
+    process = TrainingProcess(small_config(data))
+    try:
+        process.stop()
+        events = list(process.events())
+        assert events[-1]["kind"] == "stopped", events
+        assert process._process.exitcode == 0
+    finally:
+        process.kill()
+        process.cleanup()
 
 
 def test_a_stop_before_the_first_batch_ends_the_child_at_once(tmp_path: Path) -> None:
     """Nothing is learnt before the first batch: the child is ended (SIGKILL), not asked to
     stop and waited for through TensorFlow's import and the first step's tracing."""
     from resnet_gui.core.train.remote import TrainingProcess
-    from resnet_gui.core.train.training import STOPPED_BEFORE_TRAINING
 
     process = TrainingProcess(small_config(write_digits(tmp_path / "data", 6)))
     try:

@@ -39,8 +39,12 @@ class TrainingError(ResnetGuiError):
 
 class Stopped(ResnetGuiError):
     """The user asked to stop. The one way every long task says so: scanning, decoding,
-    training (before its first epoch ended: nothing to keep) and evaluating. Not a failure; the
+    training (before its first batch: nothing to keep) and evaluating. Not a failure; the
     message says what was kept, if anything."""
+
+
+#: A training run's :class:`Stopped` message when it ends before its first batch.
+STOPPED_BEFORE_TRAINING = "stopped before training began; nothing to keep"
 
 
 class RemoteTrainingError(TrainingError):

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from resnet_gui.core.base.atomic import replacing, sweep
 from resnet_gui.core.base.errors import TrainingError, WeightsUnavailableError
 from resnet_gui.core.model.archs import ArchSpec, get_arch
 
@@ -95,9 +96,13 @@ def download_weights_file(
     try:
         # Keras prints "Downloading data from URL" and a progress bar on stdout; the log has
         # said what is downloaded, and on failure the reason below is all a user needs.
-        with contextlib.redirect_stdout(io.StringIO()):
-            got = keras.utils.get_file(filename, WEIGHTS_URL + filename, cache_subdir="models",
-                                       cache_dir=str(keras_home()))
+        # It writes straight to its name, and a process killed meanwhile (Stop while the
+        # weights download) left a cut file there that passed for the weights ever after: the
+        # file is fetched under a temporary name and renamed once whole.
+        sweep(target.parent, target)  # what killed downloads left
+        with contextlib.redirect_stdout(io.StringIO()), replacing(target) as partial:
+            keras.utils.get_file(partial.name, WEIGHTS_URL + filename, cache_subdir="models",
+                                 cache_dir=str(keras_home()))
     except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception when offline
         text = str(exc)
         if any(sign in text for sign in _NETWORK_SIGNS):
@@ -109,7 +114,7 @@ def download_weights_file(
             reason = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
         raise WeightsUnavailableError(
             imagenet_unavailable_message(arch, reason, filename)) from None
-    return Path(got)
+    return target
 
 
 def fetch_imagenet_weights(

@@ -238,8 +238,7 @@ class DistributedRunner(Runner):
         """The chief reads its checkpoint; every worker then takes the chief's values."""
         if self.checkpoint is not None:
             super()._restore_position(epochs_done)
-        with self.cluster.scope():  # the other workers' optimizer slots, to be filled
-            self.model.optimizer.build(self.model.trainable_variables)
+        # Every worker's optimizer has its slots (built by _compile): the chief's values fill them.
         self.cluster.broadcast_variables(list(self.model.weights)
                                          + list(self.model.optimizer.variables))
         return epochs_done

@@ -6,7 +6,8 @@ measured with a QThread ``fit``). In a child process it cannot. :func:`train_in_
 a ``spawn``ed child that runs the same ``train()`` and sends plain dicts through a queue
 (``{"kind": "batch" | "epoch" | "log" | "result" | "error", ...}``); the parent turns them back
 into the callbacks' calls and returns the same :class:`~resnet_gui.core.train.result.TrainResult`.
-Stop is a ``multiprocessing.Event``. The trained model travels as a ``.keras`` file in a
+Stop is a ``multiprocessing.Event`` (before the child's first batch, the child is ended at once:
+:meth:`TrainingProcess.events`). The trained model travels as a ``.keras`` file in a
 temporary folder, removed when the result is garbage-collected.
 """
 
@@ -26,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from resnet_gui.core.base.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
-from resnet_gui.core.base.errors import RemoteTrainingError, Stopped, TrainingError
+from resnet_gui.core.base.errors import (
+    STOPPED_BEFORE_TRAINING,
+    RemoteTrainingError,
+    Stopped,
+    TrainingError,
+)
 from resnet_gui.core.data.dataset import DatasetReport
 from resnet_gui.core.model.weights import remember_offline
 
@@ -126,9 +132,7 @@ class TrainingProcess:
                 self.kill()
                 raise Stopped("training was ended at once")
             if should_stop is not None and should_stop() and stop_since is None:
-                if not trained:
-                    from resnet_gui.core.train.training import STOPPED_BEFORE_TRAINING
-
+                if not trained and self._events.empty():  # (else: its last words may wait)
                     self.kill()
                     raise Stopped(STOPPED_BEFORE_TRAINING)
                 self.stop()

@@ -18,15 +18,13 @@ import numpy as np
 
 from resnet_gui.core.base.calibration import calibrate
 from resnet_gui.core.base.config import OnBatch, OnEpoch, OnLog, ShouldStop, TrainConfig
-from resnet_gui.core.base.errors import Stopped, TrainingError
+from resnet_gui.core.base.errors import STOPPED_BEFORE_TRAINING, Stopped, TrainingError
 from resnet_gui.core.data.dataset import DatasetReport, require_folder, scan_dataset
 from resnet_gui.core.data.split import stratified_split
 from resnet_gui.core.model.archs import get_arch
 from resnet_gui.core.train.recipe import check_settings, make_plan
 from resnet_gui.core.train.result import TrainResult
 from resnet_gui.core.train.runner import Runner, build_for_plan
-
-STOPPED_BEFORE_TRAINING = "stopped before training began; nothing to keep"
 
 
 def _noop(_: Any) -> None:
@@ -110,8 +108,9 @@ def train(
     started = time.perf_counter()
     if not config.resume:  # a resumed run takes its saved settings (checked by make_plan)
         check_settings(config)  # in milliseconds: before the scan and before TensorFlow
-    if report is None:
-        require_folder(config.data_dir)  # and no folder, no wait for TensorFlow either
+    for folder in ([config.data_dir] if report is None else []) + [config.val_dir or ""]:
+        if folder:
+            require_folder(folder)  # and no folder, no wait for TensorFlow either
     run = _Run(config, on_log or _noop, should_stop or (lambda: False))
     _open_run(run)
     _scan_and_split(run, report)
