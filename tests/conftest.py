@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# TensorFlow in the app's environment whichever test imports it first: with oneDNN on (a test
+# that imported TensorFlow directly came first), Grad-CAM's gradient crashed a test process
+# (SIGSEGV in conv2d_backprop_filter) in 3 of 4 runs of `-m "not slow"` on an AVX-512/AMX Xeon.
+from resnet_gui.core.base.tfsetup import configure_environment  # noqa: E402
+
+configure_environment()
 
 import atexit  # noqa: E402
 import shutil  # noqa: E402

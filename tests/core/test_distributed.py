@@ -178,9 +178,10 @@ def test_workers_with_other_images_stop_before_training(photo_sets: tuple[Path, 
 def test_each_replica_gets_its_slice_of_the_global_batch() -> None:
     """Batches of 5 and of 1 over 4 replicas, 2 per worker: worker 1 keeps replicas 2 and 3's
     rows, each with the global count (a replica may get none of a short batch)."""
-    import tensorflow as tf
-
+    from resnet_gui.core.base.tfsetup import import_tensorflow
     from resnet_gui.core.train.distributed import replica_slices
+
+    tf = import_tensorflow()
 
     x = tf.reshape(tf.range(6, dtype=tf.float32), (6, 1))
     ds = tf.data.Dataset.from_tensor_slices((x, x)).batch(5)  # a batch of 5, then one of 1
