@@ -108,7 +108,7 @@ def train(
     started = time.perf_counter()
     if not config.resume:  # a resumed run takes its saved settings (checked by make_plan)
         check_settings(config)  # in milliseconds: before the scan and before TensorFlow
-    for folder in ([config.data_dir] if report is None else []) + [config.val_dir or ""]:
+    for folder in (None if report is not None else config.data_dir, config.val_dir):
         if folder:
             require_folder(folder)  # and no folder, no wait for TensorFlow either
     run = _Run(config, on_log or _noop, should_stop or (lambda: False))
