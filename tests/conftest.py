@@ -217,14 +217,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="build the app bundle (or use $RESNET_GUI_BUNDLE) and test it")
 
 
-#: Session fixtures that take a minute or more: the tests that use one run in the same test
-#: process (pytest-xdist's ``--dist loadgroup``), so it is made once, not once per process.
-SHARED_EXPENSIVE = ("trained_model",)
+#: Fixtures that train a model (session- or module-scoped): the tests that use one run in the
+#: same test process (pytest-xdist's ``--dist loadgroup``), so it is made once, not once per
+#: process. ``stripes`` (test_explain_export.py) was trained in both processes: 49 s and 36 s.
+SHARED_EXPENSIVE = ("trained_model", "stripes")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests of an expensive session fixture share a test process; tests marked ``bundle`` are
+    """Tests of an expensive fixture share a test process; tests marked ``bundle`` are
     skipped unless ``--bundle`` is given."""
     for item in items:
         shared = [name for name in SHARED_EXPENSIVE if name in getattr(item, "fixturenames", ())]

@@ -77,8 +77,11 @@ def test_stop_before_the_first_epoch_is_a_stop_not_a_failure(tmp_path: Path) -> 
     from resnet_gui.core.train.remote import TrainingProcess
 
     data = write_digits(tmp_path / "data", 6)
-    with pytest.raises(Stopped, match="stopped before training began"):
+    with pytest.raises(Stopped, match="stopped before training began"):  # before it began
         train(small_config(data), should_stop=lambda: True)
+    polls = iter([False])
+    with pytest.raises(Stopped, match="stopped before training began"):  # during the scan
+        train(small_config(data), should_stop=lambda: next(polls, True))
     # The training process's own answer to its stop flag (set by TrainingProcess.stop): a
     # "stopped" message and a clean exit, not an error.
     process = TrainingProcess(small_config(data))

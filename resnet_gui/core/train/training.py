@@ -112,6 +112,8 @@ def train(
         if folder:
             require_folder(folder)  # and no folder, no wait for TensorFlow either
     run = _Run(config, on_log or _noop, should_stop or (lambda: False))
+    if run.stop():  # asked before anything began: no wait for TensorFlow's import
+        raise Stopped(STOPPED_BEFORE_TRAINING)
     _open_run(run)
     _scan_and_split(run, report)
     _make_plan(run)
