@@ -19,6 +19,7 @@ from resnet_gui.core.model.build import (
     set_trainable_blocks,
 )
 from resnet_gui.core.train.checkpoint import BEST, OPTIMIZER, WEIGHTS, Checkpoint
+from resnet_gui.core.train.optimizer import make_optimizer
 from resnet_gui.core.train.schedule import Schedule
 
 
@@ -92,9 +93,7 @@ class Runner:
         self.schedule = Schedule(peak=lr, steps_per_epoch=self.steps, epochs=epochs,
                                  warmup_steps=warmup, patience=patience if self.has_val else 0)
         with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=self.schedule.learning_rate(0), weight_decay=self.plan.weight_decay
-            )
+            optimizer = make_optimizer(self.schedule.learning_rate(0), self.plan.weight_decay)
             self.model.compile(
                 optimizer=optimizer,
                 loss=keras.losses.CategoricalCrossentropy(
