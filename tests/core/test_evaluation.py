@@ -175,28 +175,34 @@ def test_classifier_applies_its_temperature(tiny_model: Path) -> None:
 def test_planted_mislabeled_images_top_the_list(
     trained_model: Path, digits_heldout: Path, tmp_path: Path
 ) -> None:
-    """Five 3s moved into the 8 folder: those the model sees as a 3 are top suspects."""
+    """Five 3s moved into the 8 folder: the ones the model takes for a 3 head the suspects."""
     data = tmp_path / "data"
     shutil.copytree(digits_heldout, data)
     planted = {f"planted_{p.name}" for p in sorted((data / "3").iterdir())[:5]}
     for p in sorted((data / "3").iterdir())[:5]:
         shutil.move(p, data / "8" / f"planted_{p.name}")
-    rep = evaluate(Classifier.load(trained_model), data)
+    clf = Classifier.load(trained_model)
+    rep = evaluate(clf, data)
     names = [Path(p).name for p in rep.paths]
     three = rep.classes.index("3")
-    seen_as_three = {n for n in planted if rep.probabilities[names.index(n), three] >= 0.9}
-    assert len(seen_as_three) >= 2  # the model is good enough for the test to mean something
+    p_three = {n: float(rep.probabilities[names.index(n), three]) for n in planted}
+    # Taken for a 3: the model's top class, the same at any temperature. (Not "p >= 0.9": the
+    # default recipe's models are about as sure of these images, 0.87 to 0.93 before
+    # calibration, but one sharpened by a temperature of 0.5 passed that bar with three and
+    # one left at 1, its validation split having no error to learn from, with none.)
+    taken = [n for n in sorted(planted, key=lambda n: -p_three[n])
+             if rep.probabilities[names.index(n)].argmax() == three]
+    assert len(taken) >= 2, p_three  # the model is good enough for the test to mean something
     suspects = [Path(r["path"]).name for r in rep.suspected_label_errors]
     assert len(suspects) >= 10
-    # The planted ones the model is sure of rank in the first half of the list, beside the
-    # model's own confident mistakes (how many of those there are depends on the trained
-    # model: with keras 3.15 one planted image came 12th of about 40), and one is first.
-    assert all(suspects.index(n) < len(suspects) / 2 for n in seen_as_three), suspects
-    assert suspects[0] in planted
+    # The list is ranked by log-odds, an order no temperature changes: the two planted images
+    # the model is surest are 3s head it, ahead of the model's own confident mistakes.
+    assert suspects[:2] == taken[:2], suspects
     first = rep.suspected_label_errors[0]
-    assert first["label"] == "8" and first["predicted"] == "3" and first["confidence"] > 0.9
-    cal = rep.calibration
-    assert cal["temperature"] != 1.0 and cal["ece"] < cal["ece_uncalibrated"]
+    assert first["label"] == "8" and first["predicted"] == "3" and first["confidence"] > 0.5
+    cal = rep.calibration  # fitted on the validation split, unless it had no error to learn from
+    assert cal["temperature"] != 1.0 or clf.info["val_accuracy"] == 1.0
+    assert cal["ece"] <= cal["ece_uncalibrated"] + 1e-9
 
 
 def test_images_in_order_incorrect_or_least_confident_first() -> None:

@@ -213,6 +213,7 @@ def test_stop_while_the_child_starts_is_not_a_failure(qtbot, window, tiny_data: 
 def test_interrupted_run_bar_resumes_or_discards(
     qtbot, window, tiny_data: Path, tmp_path: Path  # noqa: ANN001
 ) -> None:
+    import json
     import shutil
 
     from resnet_gui.core.base.config import TrainConfig
@@ -235,16 +236,22 @@ def test_interrupted_run_bar_resumes_or_discards(
     qtbot.waitUntil(lambda: not tab.training, timeout=180_000)
     assert tab.result is not None and [h["epoch"] for h in tab.result.history] == [1, 2, 3]
     assert "resuming from epoch 1 of 3" in tab.log.toPlainText()
+    assert "epoch   3/3" in tab.log.toPlainText()
+    summary = tab.summary_label.text()  # a run that ended on its own
+    assert summary.startswith("Done:") and "validation accuracy" in summary
     assert tab.plot.point_counts()[1] == 2  # this session drew epochs 2 and 3
     # Until the user saves the model, a crash of the app loses nothing: the checkpoint stays.
     assert Checkpoint.for_run(tiny_data, None).state()["epochs_done"] == 3
     assert tab.save_model(str(tmp_path / "m.keras"))
     assert Checkpoint.for_run(tiny_data, None).state() is None
 
+    # The copy, as a crash at epoch 2 would have left it: the bar must read it afresh.
     shutil.copytree(tmp_path / "checkpoint", run)
+    state = json.loads((run / "state.json").read_text())
+    (run / "state.json").write_text(json.dumps({**state, "epochs_done": 2}))
     tab.open_folder(str(tiny_data))
     qtbot.waitUntil(lambda: tab.report is not None and tab.resume_bar.isVisible(), timeout=30_000)
-    assert "epoch 1 of 3" in tab.resume_label.text()
+    assert tab.resume_label.text() == "Training was interrupted at epoch 2 of 3."
     tab.discard_button.click()
     assert not tab.resume_bar.isVisible() and Checkpoint.for_run(tiny_data, None).state() is None
 

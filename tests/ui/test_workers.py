@@ -150,3 +150,4 @@ def test_garbage_is_collected_in_the_gui_thread_only(qtbot) -> None:  # noqa: AN
         stop()
         held.clear()
     assert gc.isenabled()
+    gc.disable()  # as the module's collector (tests/ui/conftest.py) keeps it for later tests

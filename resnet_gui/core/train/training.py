@@ -93,8 +93,9 @@ def train(
         on_batch: called after each training batch with a ``config.BatchEvent``.
         on_epoch: called after each epoch with a ``config.EpochEvent``.
         on_log: called with a ``config.LogEvent``: lines a user should read, phase names.
-        should_stop: polled after every batch; True ends training cleanly within a batch,
-            keeping the best weights so far.
+        should_stop: polled before anything begins (a stop then skips TensorFlow's import),
+            during the scan and decoding, and after every batch; True ends training cleanly
+            within a batch, keeping the best weights so far.
         report: a scan of ``config.data_dir`` already made (skips scanning again).
 
     Returns:
