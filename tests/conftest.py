@@ -24,11 +24,29 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+
+def _memory_backed_folder(room: int = 2 << 30) -> str | None:
+    """Linux's RAM-backed ``/dev/shm`` when it has ``room`` bytes free, else None.
+
+    The suite's files live there when it can: on a disk, every epoch's checkpoint write and the
+    deletion of the one before stalled training for seconds (ext4 mounted with ``discard`` on a
+    virtual disk: epoch boundaries of the default recipe took 4.6-5.5 s instead of 1.3-2.2 s,
+    an 8-epoch run 87-133 s instead of 81 s). What is written is the same either way.
+    """
+    shm = Path("/dev/shm")
+    try:
+        return str(shm) if shm.is_dir() and shutil.disk_usage(shm).free >= room and \
+            os.access(shm, os.W_OK) else None
+    except OSError:
+        return None
+
+
+FAST_TMP = _memory_backed_folder()
 #: Hermetic: the suite (and every process it starts) sees none of the user's folders: not the
 #: Keras cache (ImageNet weights there would change what "auto" trains), the feature cache,
 #: checkpoints, settings (QSettings lives under XDG_CONFIG_HOME) or desktop entries. Set before
 #: Keras or Qt is imported: both read these once.
-SANDBOX = Path(tempfile.mkdtemp(prefix="resnet-gui-tests-"))
+SANDBOX = Path(tempfile.mkdtemp(prefix="resnet-gui-tests-", dir=FAST_TMP))
 SANDBOXED = {"KERAS_HOME": "keras", "RESNET_GUI_DATA": "data", "RESNET_GUI_CACHE": "cache",
              "XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "share", "XDG_CACHE_HOME": "xdg-cache"}
 for _name, _sub in SANDBOXED.items():
@@ -209,6 +227,16 @@ def sure_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """A model that has learnt the two tiny classes: it is sure of its own training photos."""
     return committed_model("sure.keras", lambda out: train_sure_model(tiny_data, out),
                            tmp_path_factory.mktemp("sure_model"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest reads the option
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests' temporary folders (``tmp_path``) in the memory-backed folder too, removed at the
+    end (pytest keeps a given ``--basetemp``); pytest-xdist gives each test process a
+    subfolder. A ``--basetemp`` given on the command line is left as it is."""
+    if FAST_TMP and config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="resnet-gui-pytest-", dir=FAST_TMP)
+        atexit.register(shutil.rmtree, config.option.basetemp, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

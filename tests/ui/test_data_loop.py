@@ -49,9 +49,11 @@ def _select(images, name: str) -> None:  # noqa: ANN001
 
 
 def _counts(qtbot, window, want: dict[str, int]) -> None:  # noqa: ANN001
-    """The training tab's scan follows the data set."""
-    qtbot.waitUntil(lambda: window.training_tab.report is not None
-                    and window.training_tab.report.counts == want, timeout=30_000)
+    """The training tab's scan follows the data set, and has ended (its buttons are back: the
+    report can show the new counts while the scan's worker is still finishing)."""
+    tab = window.training_tab
+    qtbot.waitUntil(lambda: tab.report is not None and tab.report.counts == want
+                    and tab.scan_worker is None, timeout=30_000)
 
 
 def test_fix_labels_from_the_evaluation_then_undo_after_a_restart_and_a_crash(
