@@ -31,7 +31,7 @@ def _memory_backed_folder(room: int = 2 << 30) -> str | None:
     The suite's files live there when it can: on a disk, every epoch's checkpoint write and the
     deletion of the one before stalled training for seconds (ext4 mounted with ``discard`` on a
     virtual disk: epoch boundaries of the default recipe took 4.6-5.5 s instead of 1.3-2.2 s,
-    an 8-epoch run 87-133 s instead of 81 s). What is written is the same either way.
+    an 8-epoch run 87-133 s instead of 79-82 s). What is written is the same either way.
     """
     shm = Path("/dev/shm")
     try:
