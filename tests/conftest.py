@@ -41,12 +41,32 @@ def _memory_backed_folder(room: int = 2 << 30) -> str | None:
         return None
 
 
+def _sweep_left_behind(folder: str | None) -> None:
+    """Remove the folders of earlier runs that were killed before their clean-up (they would
+    hold memory until a reboot). Each is named after its process (``-<pid>-``): only those
+    whose process has ended go, so a suite running beside this one keeps its own."""
+    if folder is None:
+        return
+    import re
+
+    for entry in Path(folder).glob("resnet-gui-*"):
+        match = re.fullmatch(r"resnet-gui-(?:tests|pytest)-(\d+)-.*", entry.name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass  # alive (another user's): not ours to remove
+
+
 FAST_TMP = _memory_backed_folder()
 #: Hermetic: the suite (and every process it starts) sees none of the user's folders: not the
 #: Keras cache (ImageNet weights there would change what "auto" trains), the feature cache,
 #: checkpoints, settings (QSettings lives under XDG_CONFIG_HOME) or desktop entries. Set before
 #: Keras or Qt is imported: both read these once.
-SANDBOX = Path(tempfile.mkdtemp(prefix="resnet-gui-tests-", dir=FAST_TMP))
+SANDBOX = Path(tempfile.mkdtemp(prefix=f"resnet-gui-tests-{os.getpid()}-", dir=FAST_TMP))
 SANDBOXED = {"KERAS_HOME": "keras", "RESNET_GUI_DATA": "data", "RESNET_GUI_CACHE": "cache",
              "XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "share", "XDG_CACHE_HOME": "xdg-cache"}
 for _name, _sub in SANDBOXED.items():
@@ -232,10 +252,15 @@ def sure_model(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.hookimpl(tryfirst=True)  # before pytest reads the option
 def pytest_configure(config: pytest.Config) -> None:
     """Tests' temporary folders (``tmp_path``) in the memory-backed folder too, removed at the
-    end (pytest keeps a given ``--basetemp``); pytest-xdist gives each test process a
-    subfolder. A ``--basetemp`` given on the command line is left as it is."""
-    if FAST_TMP and config.option.basetemp is None and not hasattr(config, "workerinput"):
-        config.option.basetemp = tempfile.mkdtemp(prefix="resnet-gui-pytest-", dir=FAST_TMP)
+    end (so a failed test's files are gone: pass ``--basetemp DIR`` to keep them); pytest-xdist
+    gives each test process a subfolder. Not with ``--bundle``: the app bundle and its build
+    take gigabytes, and ``/dev/shm`` may forbid running programs from it."""
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return
+    _sweep_left_behind(FAST_TMP)
+    if FAST_TMP and not config.getoption("--bundle"):
+        config.option.basetemp = tempfile.mkdtemp(prefix=f"resnet-gui-pytest-{os.getpid()}-",
+                                                  dir=FAST_TMP)
         atexit.register(shutil.rmtree, config.option.basetemp, ignore_errors=True)
 
 
