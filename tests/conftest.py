@@ -82,6 +82,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+#: ``pytest --cpu-durations=N``: the tests that cost the most CPU time, child processes included
+#: (and pytester, to test it).
+pytest_plugins = ["tests.cpu_report", "pytester"]
+
 
 def write_digits(root: Path, per_class: int, offset: int = 0, size: int = 32) -> Path:
     """Write sklearn's handwritten digits (real, 8x8, 10 classes) as PNG class folders."""
