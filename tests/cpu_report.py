@@ -46,6 +46,7 @@ _START = pytest.StashKey[tuple[float, float, float]]()
 
 
 def _enabled(config: pytest.Config) -> bool:
+    """Whether this run asked for the report."""
     return config.getoption("--cpu-durations", 0) > 0
 
 
@@ -74,39 +75,43 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
                 "wall": time.perf_counter() - start[2]}))
 
 
-#: Filled by ``pytest_runtest_logreport`` (which is not given the config).
-_SEEN_REPORTS: list[tuple[str, dict[str, float]]] = []
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Start each run's collection empty (pytester may run pytest twice in one process)."""
-    _SEEN_REPORTS.clear()
-    if _enabled(config) and sys.platform == "win32":
+    """With ``--cpu-durations``, register the collector of this run's figures."""
+    if not _enabled(config):
+        return
+    if sys.platform == "win32":
         raise pytest.UsageError("--cpu-durations needs the resource module (Linux, macOS)")
+    config.pluginmanager.register(_Collector(config.getoption("--cpu-durations")))
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect each teardown report's figures (from this process or from an xdist worker)."""
-    if report.when != "teardown":
-        return
-    for name, value in report.user_properties:
-        if name == PROPERTY:
-            _SEEN_REPORTS.append((report.nodeid, value))
+class _Collector:
+    """Collects each test's figures from its teardown report (made in this process or sent by
+    a pytest-xdist worker) and prints the summary. One per run: a pytester run inside this
+    one has its own."""
 
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen: list[tuple[str, dict[str, float]]] = []
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
-    """The N costliest tests, and the sum over all of them."""
-    n = config.getoption("--cpu-durations", 0)
-    if n <= 0 or not _SEEN_REPORTS:
-        return
-    rows = sorted(_SEEN_REPORTS, key=lambda r: -(r[1]["own"] + r[1]["children"]))
-    total = sum(v["own"] + v["children"] for _, v in rows)
-    kids = sum(v["children"] for _, v in rows)
-    write = terminalreporter.write_line
-    terminalreporter.section(f"costliest {min(n, len(rows))} tests in CPU time")
-    write(f"{total:.1f} CPU-s over {len(rows)} tests ({kids:.1f} in child processes)")
-    write("   cpu-s  own-s  child-s   wall-s  test")
-    for nodeid, v in rows[:n]:
-        write(f"{v['own'] + v['children']:8.1f} {v['own']:6.1f} {v['children']:8.1f} "
-              f"{v['wall']:8.1f}  {nodeid}")
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the figures a teardown report carries."""
+        if report.when == "teardown":
+            self.seen += [(report.nodeid, value) for name, value in report.user_properties
+                          if name == PROPERTY]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter,
+                                config: pytest.Config) -> None:
+        """The N costliest tests, and the sum over all of them (not on an xdist worker,
+        whose output nobody reads: its figures reach the controller)."""
+        if hasattr(config, "workerinput") or not self.seen:
+            return
+        rows = sorted(self.seen, key=lambda r: -(r[1]["own"] + r[1]["children"]))
+        total = sum(v["own"] + v["children"] for _, v in rows)
+        kids = sum(v["children"] for _, v in rows)
+        write = terminalreporter.write_line
+        terminalreporter.section(f"costliest {min(self.n, len(rows))} tests in CPU time")
+        write(f"{total:.1f} CPU-s over {len(rows)} tests ({kids:.1f} in child processes)")
+        write("   cpu-s  own-s  child-s   wall-s  test")
+        for nodeid, v in rows[:self.n]:
+            write(f"{v['own'] + v['children']:8.1f} {v['own']:6.1f} {v['children']:8.1f} "
+                  f"{v['wall']:8.1f}  {nodeid}")

@@ -95,26 +95,40 @@ def test_the_suite_never_downloads() -> None:
                               "resnet50")
 
 
+BURN = ("import subprocess, sys\n"
+        "def test_child():\n"
+        "    subprocess.run([sys.executable, '-c', 'sum(i * i for i in range(4_000_000))'],\n"
+        "                   check=True)\n"
+        "def test_idle():\n"
+        "    pass\n")
+
+
 @pytest.mark.parametrize("processes", [[], ["-n", "2"]], ids=["one-process", "xdist"])
 def test_cpu_report_counts_each_tests_child_processes(pytester: pytest.Pytester,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       processes: list[str]) -> None:
     """``--cpu-durations``: a test whose child burns CPU heads the list with the child's
     seconds, an idle test shows none (in one process and through pytest-xdist's workers)."""
-    pytester.makepyfile(test_burn=(
-        "import subprocess, sys\n"
-        "def test_child():\n"
-        "    subprocess.run([sys.executable, '-c', 'sum(i * i for i in range(4_000_000))'],\n"
-        "                   check=True)\n"
-        "def test_idle():\n"
-        "    pass\n"))
+    pytester.makepyfile(test_burn=BURN)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     result = pytester.runpytest_subprocess("-p", "tests.cpu_report", "--cpu-durations=5",
                                            *processes)
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([*(["*2 workers [[]2 items[]]*"] if processes else []),
+                                 "*costliest 2 tests in CPU time*", "*CPU-s over 2 tests*"])
     rows = {line.split()[-1].split("::")[-1]: [float(x) for x in line.split()[:4]]
             for line in result.outlines if "test_burn.py::" in line}
     assert list(rows) == ["test_child", "test_idle"], result.outlines  # costliest first
     assert rows["test_child"][2] > 0.1 and rows["test_idle"][2] == 0.0, rows
     assert rows["test_child"][0] == pytest.approx(rows["test_child"][1] + rows["test_child"][2],
                                                   abs=0.11)
+
+
+def test_cpu_report_is_off_unless_asked(pytester: pytest.Pytester,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_burn=BURN)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess("-p", "tests.cpu_report", "--junitxml=out.xml")
+    result.assert_outcomes(passed=2)
+    assert "CPU time" not in result.stdout.str()
+    assert "cpu_seconds" not in (pytester.path / "out.xml").read_text()  # nothing recorded

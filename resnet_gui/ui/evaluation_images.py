@@ -33,6 +33,8 @@ class EvaluationImages:
     order_combo: Any
     _cell: tuple[int, int] | None
     _show_summary: Any  # the tab's: the accuracy line, with the labels changed since
+    _thumbnail: Any  # the tab's slots for the thumbnails workers (they call the methods below)
+    _thumbs_finished: Any
 
     def set_edits(self, edits: Any) -> None:
         """Let the thumbnails fix labels through ``edits`` (a DataEdits): the right-click
@@ -139,15 +141,15 @@ class EvaluationImages:
         if worker is not None:
             worker.stop()
 
-    @Slot(object)
-    def _thumbnail(self, item: tuple[str, Any]) -> None:
-        """A decoded thumbnail: every page that shows its image takes it (the same pixels)."""
+    def _take_thumbnail(self, item: tuple[str, Any]) -> None:
+        """A decoded thumbnail: every page that shows its image takes it (the same pixels).
+        (The tab's slot ``_thumbnail`` calls this: see ``workers.check_gui_slot``.)"""
         for images in self.image_lists:
             images.set_thumbnail(*item)
 
-    @Slot()
-    def _thumbs_finished(self) -> None:
-        worker = self.sender()
+    def _end_thumbnails(self) -> None:
+        """A thumbnails worker ended (called by the tab's slot ``_thumbs_finished``)."""
+        worker = self.sender()  # type: ignore[attr-defined]
         for name, w in list(self.thumb_workers.items()):
             if w is worker:
                 del self.thumb_workers[name]

@@ -396,3 +396,14 @@ class EvaluationTab(EvaluationImages, FolderDropTarget, QWidget):
     def folder_dropped(self, path: str) -> None:
         """A folder dropped on the tab: evaluate on it."""
         self.evaluate_folder(path)
+
+    # ------------------------------------------------- the thumbnails workers' slots
+    # Declared here, not in the EvaluationImages mixin: PySide6 called the mixin's slots in the
+    # worker's thread (workers.check_gui_slot).
+    @Slot(object)
+    def _thumbnail(self, item: tuple[str, Any]) -> None:
+        self._take_thumbnail(item)
+
+    @Slot()
+    def _thumbs_finished(self) -> None:
+        self._end_thumbnails()

@@ -21,6 +21,9 @@ class ExplainCards:
     explain_box: Any
     explain_worker: Any
     status: Any
+    _overlays_ready: Any  # the tab's slots for the Grad-CAM worker (they call the methods below)
+    _explain_failed: Any
+    _explain_done: Any
 
     @Slot(bool)
     def _explain_toggled(self, on: bool) -> None:
@@ -43,8 +46,8 @@ class ExplainCards:
                      "returned": self._explain_done},
         )
 
-    @Slot(object)
-    def _overlays_ready(self, payload: tuple) -> None:
+    def _take_overlays(self, payload: tuple) -> None:
+        """Heat-maps of a batch of cards (the tab's slot ``_overlays_ready`` calls this)."""
         key, batch = payload
         if key != id(self.classifier):  # a run for a model no longer loaded
             return
@@ -54,14 +57,14 @@ class ExplainCards:
             if arr is not None and card.overlay is None:
                 card.set_overlay(arr)
 
-    @Slot(str, str)
-    def _explain_failed(self, message: str, tb: str) -> None:
+    def _explain_error(self, message: str, tb: str) -> None:
+        """The Grad-CAM run failed (the tab's slot ``_explain_failed`` calls this)."""
         self.explain_worker = None
         self.explain_box.setChecked(False)
         QMessageBox.warning(self, "Cannot show where the model looked", message)
 
-    @Slot(object)
-    def _explain_done(self, key: int) -> None:
+    def _explain_end(self, key: int) -> None:
+        """The Grad-CAM run ended (the tab's slot ``_explain_done`` calls this)."""
         if key != id(self.classifier):  # the run of a model replaced since
             return
         self.explain_worker = None

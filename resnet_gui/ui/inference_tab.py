@@ -443,3 +443,18 @@ class InferenceTab(ExplainCards, CardEdits, QWidget):
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)
+
+    # ------------------------------------------------- the Grad-CAM worker's slots
+    # Declared here, not in the ExplainCards mixin: PySide6 called the mixin's slots in the
+    # worker's thread (workers.check_gui_slot).
+    @Slot(object)
+    def _overlays_ready(self, payload: tuple) -> None:
+        self._take_overlays(payload)
+
+    @Slot(str, str)
+    def _explain_failed(self, message: str, tb: str) -> None:
+        self._explain_error(message, tb)
+
+    @Slot(object)
+    def _explain_done(self, key: int) -> None:
+        self._explain_end(key)

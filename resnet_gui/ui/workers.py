@@ -19,7 +19,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEventLoop,
+    QObject,
+    QThread,
+    Signal,
+    SignalInstance,
+    Slot,
+)
 
 Report = Callable[[Any], None]
 WorkFn = Callable[[Report, Callable[[], bool]], Any]
@@ -80,6 +88,36 @@ class Worker(QObject):
             self.finished.emit()
 
 
+def check_gui_slot(slot: Callable) -> None:
+    """Refuse a receiver of a worker's signal that PySide6 may call in the worker's thread.
+
+    A signal, a Qt class's own method (``QLabel.setText``), or a method found in the
+    ``__dict__`` of a QObject class (the receiver's class or a QObject base) is delivered in
+    the receiver's thread. A lambda or a function has no thread, and a slot defined in a plain
+    mixin class was called in the emitting thread too (PySide6 6.11: the Evaluation tab's
+    thumbnails, once another signal of the tab had been connected to a method that is not a
+    slot), where it touched widgets and deadlocked.
+
+    Raises:
+        ValueError: ``slot`` is none of these.
+    """
+    if isinstance(slot, SignalInstance):
+        return
+    receiver, function = getattr(slot, "__self__", None), getattr(slot, "__func__", None)
+    if isinstance(receiver, QObject) and function is None:
+        return  # a Qt class's own method (QLabel.setText): a slot of the C++ class
+    if isinstance(receiver, QObject):
+        name = function.__name__
+        owner = next((c for c in type(receiver).__mro__ if name in c.__dict__), None)
+        if owner is not None and issubclass(owner, QObject):
+            return
+        raise ValueError(f"{owner.__name__ if owner else '?'}.{name} is defined in a class that "
+                         "is not a QObject (a mixin): PySide6 may run it in the worker's "
+                         "thread; declare the slot in the QObject class")
+    raise ValueError(f"{slot!r} is not a method of a QObject: it would run in the worker's "
+                     "thread; connect a slot of a GUI-thread object")
+
+
 class ThreadPool(QObject):
     """Starts workers in their own QThreads and keeps them until they finish; joins at exit.
 
@@ -96,17 +134,19 @@ class ThreadPool(QObject):
         Args:
             fn: the work function.
             name: the worker's (and its thread's) name.
-            connect: signal name -> bound ``@Slot`` of a GUI-thread object. Never a lambda: a
-                lambda has no thread of its own, so Qt would run it in the worker's thread
+            connect: signal name -> a signal, or a bound ``@Slot`` defined in the class body
+                of a GUI-thread QObject. Not a lambda or a function (no thread of their own),
+                nor a method a mixin class defines: PySide6 ran each in the worker's thread
                 (see docs/architecture.md).
 
         Raises:
-            ValueError: an unknown signal name.
+            ValueError: an unknown signal name, or a slot that may run in the worker's thread.
         """
         worker = Worker(fn, name=name)
         for signal, slot in (connect or {}).items():
             if signal not in SIGNALS:
                 raise ValueError(f"unknown worker signal; Received: {signal}")
+            check_gui_slot(slot)
             getattr(worker, signal).connect(slot)
         return self.start(worker)
 

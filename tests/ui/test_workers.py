@@ -151,3 +151,61 @@ def test_garbage_is_collected_in_the_gui_thread_only(qtbot) -> None:  # noqa: AN
         held.clear()
     assert gc.isenabled()
     gc.disable()  # as the module's collector (tests/ui/conftest.py) keeps it for later tests
+
+
+def test_receivers_that_may_run_in_the_worker_thread_are_refused(qtbot) -> None:  # noqa: ANN001
+    """Lambdas, functions and slots a mixin defines are refused; a QObject class's own (or
+    inherited) slot, Qt's own methods and a signal are taken."""
+    from PySide6.QtCore import Signal
+    from PySide6.QtWidgets import QWidget
+
+    from resnet_gui.ui.workers import check_gui_slot
+
+    class Mixin:
+        @Slot(object)
+        def mixed(self, value: object) -> None: ...
+
+    class Base(QWidget):
+        said = Signal(object)
+
+        @Slot(object)
+        def own(self, value: object) -> None: ...
+
+    class Tab(Mixin, Base):
+        pass
+
+    tab = Tab()
+    check_gui_slot(tab.own)
+    check_gui_slot(tab.said)
+    check_gui_slot(tab.setWindowTitle)  # Qt's own slot
+    for bad in (tab.mixed, lambda value: None, print):
+        with pytest.raises(ValueError, match="worker's thread"):
+            check_gui_slot(bad)
+    with pytest.raises(ValueError, match=r"Mixin\.mixed is defined in a class that is not a QObj"):
+        ThreadPool().submit(lambda emit, stop: None, name="x", connect={"progressed": tab.mixed})
+
+
+def test_the_tabs_worker_slots_run_in_the_gui_thread(qtbot, window) -> None:  # noqa: ANN001
+    """The Evaluation tab's thumbnails and the Inference tab's heat-maps arrive in the GUI
+    thread: PySide6 6.11 ran the Evaluation tab's thumbnail slot in the worker's thread (then
+    defined in a mixin), where it touched the image lists and deadlocked a test once."""
+    import threading
+
+    threads: list[str] = []
+
+    def record(*_args: object) -> None:
+        threads.append(threading.current_thread().name)
+
+    def work(emit, should_stop):  # noqa: ANN001, ANN202
+        emit(("photo.png", None))
+        return 0
+
+    evaluation, inference = window.evaluation_tab, window.inference_tab
+    evaluation._take_thumbnail = record
+    inference._take_overlays = record
+    inference._explain_end = record
+    window.pool.submit(work, name="t", connect={"progressed": evaluation._thumbnail})
+    window.pool.submit(work, name="e", connect={"progressed": inference._overlays_ready,
+                                                "returned": inference._explain_done})
+    qtbot.waitUntil(lambda: len(threads) == 3, timeout=10_000)
+    assert threads == ["MainThread"] * 3
