@@ -82,10 +82,13 @@ def _wait(procs: list[subprocess.Popen], timeout: float) -> list[int]:
 
 
 def _wait_for_line(chief: subprocess.Popen, log: Path, text: str) -> None:
-    """Wait (at most 300 s) until the running chief's log shows ``text``."""
+    """Wait (at most 300 s) until the running chief's log shows ``text``; on failure, show
+    every worker's log (the hung-worker test failed once with the chief's "lost contact"
+    before the other worker was stopped, and that worker's log was gone)."""
     deadline = time.monotonic() + 300
     while text not in log.read_text():
-        assert time.monotonic() < deadline and chief.poll() is None, log.read_text()
+        assert time.monotonic() < deadline and chief.poll() is None, "\n".join(
+            f"--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted(log.parent.glob("worker*.log")))
         time.sleep(0.2)
 
 
