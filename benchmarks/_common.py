@@ -46,6 +46,12 @@ def write_photo_classes(root: Path, per_class: int, size: int, seed: int = 0,
     return root
 
 
+def mean_se(values: list[float], digits: int = 3) -> str:
+    """"mean ± standard error" of per-seed values (the standard error of the mean, ddof 1)."""
+    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.{digits}f} ± {se:.{digits}f}"
+
+
 def median_time(fn: Callable[[], object], repeat: int = 5) -> float:
     """Median wall time of ``fn`` over ``repeat`` calls, in seconds."""
     times = []

@@ -175,14 +175,23 @@ VARIANTS = {
 }
 
 
-def run(src: Path, data: Path, out: Path, flags: list[str] | None = None) -> dict:
-    """Train with no flags but ``flags`` (code from ``src``), then evaluate on the held-out
-    images; returns seconds, held-out accuracy, epochs run and the training log."""
+def _cli(src: Path, model: Path) -> tuple[dict[str, str], list[str]]:
+    """The environment and command line of ``resnet-gui`` from the code in ``src`` (its app data
+    beside ``model``)."""
     env = {**os.environ, "PYTHONPATH": str(src), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "RESNET_GUI_DATA": str(out.parent / "appdata")}
-    cli = [sys.executable, "-c", "import sys; from resnet_gui.cli import main; sys.exit(main())"]
+           "RESNET_GUI_DATA": str(model.parent / "appdata")}
+    return env, [sys.executable, "-c",
+                 "import sys; from resnet_gui.cli import main; sys.exit(main())"]
+
+
+def run(src: Path, data: Path, out: Path, flags: list[str] | None = None,
+        train: Path | None = None) -> dict:
+    """Train on ``train`` (default ``data/train``) with no flags but ``flags`` (code from
+    ``src``), then evaluate on the held-out images ``data/test``; returns seconds, held-out
+    accuracy, epochs run and the training log."""
+    env, cli = _cli(src, out)
     t = time.perf_counter()
-    trained = subprocess.run([*cli, "train", str(data / "train"), "--out", str(out),
+    trained = subprocess.run([*cli, "train", str(train or data / "train"), "--out", str(out),
                               *(flags or [])],
                              env=env, cwd=src, capture_output=True, text=True)
     seconds = time.perf_counter() - t
@@ -190,12 +199,18 @@ def run(src: Path, data: Path, out: Path, flags: list[str] | None = None) -> dic
         raise SystemExit(f"training failed ({src}):\n{trained.stderr[-3000:]}")
     log = trained.stdout + trained.stderr
     epochs = sum(1 for line in log.splitlines() if line.lstrip().startswith("epoch "))
-    ev = subprocess.run([*cli, "evaluate", str(out), str(data / "test"), "--format", "json"],
+    return {"seconds": seconds, "accuracy": evaluate(src, out, data / "test"),
+            "epochs": epochs, "log": log}
+
+
+def evaluate(src: Path, model: Path, test: Path) -> float:
+    """Held-out accuracy of ``model`` on the class folders under ``test`` (code from ``src``)."""
+    env, cli = _cli(src, model)
+    ev = subprocess.run([*cli, "evaluate", str(model), str(test), "--format", "json"],
                         env=env, cwd=src, capture_output=True, text=True)
     if ev.returncode != 0:
         raise SystemExit(f"evaluation failed ({src}):\n{ev.stderr[-3000:]}")
-    return {"seconds": seconds, "accuracy": json.loads(ev.stdout)["accuracy"],
-            "epochs": epochs, "log": log}
+    return float(json.loads(ev.stdout)["accuracy"])
 
 
 def flip_tta_accuracy(model_path: Path, test: Path) -> float | None:

@@ -7,8 +7,14 @@ from typing import Any
 
 from resnet_gui import __version__
 from resnet_gui.cli.common import Parser, add_input_scale, fraction, positive_int
-from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT, STRATEGIES, TRAIN_FLAGS
-from resnet_gui.core.data.dataset import FEW_IMAGES
+from resnet_gui.core.base.config import (
+    AUGMENTATIONS,
+    AUTO_AUGMENT_SUMMARY,
+    CLASS_BALANCES,
+    STRATEGIES,
+    TRAIN_FLAGS,
+)
+from resnet_gui.core.data.dataset import BALANCE_RATIO, FEW_IMAGES
 from resnet_gui.core.model.archs import ARCHITECTURES, STEM_STRIDES
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 from resnet_gui.core.use.export import EXPORT_FORMATS
@@ -123,8 +129,14 @@ def _add_train_recipe(t: argparse.ArgumentParser) -> None:
         flag["augment"], dest="augment",
         default="auto",
         help=f"comma list of {','.join(AUGMENTATIONS)}; 'all'; 'none'; or 'auto' (the default: "
-        f"{','.join(DEFAULT_AUGMENT)}, without flip when the classes change when mirrored, "
-        "as digits and letters do)",
+        f"{AUTO_AUGMENT_SUMMARY})",
+    )
+    t.add_argument(
+        flag["class_balance"], dest="class_balance", choices=CLASS_BALANCES, default="auto",
+        help="classes of unequal size: 'weights' weighs each image's loss so that every class "
+             "counts the same, 'none' does not; 'auto' (the default) is 'none', and says so "
+             f"when the largest class has {BALANCE_RATIO:g} times the images of the smallest or "
+             "more (measured: docs/recipe.md, 'Classes of unequal size')",
     )
     t.add_argument(flag["seed"], dest="seed", type=int, default=42)
     t.add_argument(

@@ -331,6 +331,37 @@ def test_custom_loop_gives_the_losses_of_fit(photo_sets: tuple[Path, Path],
                                    rtol=2e-4, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
+def test_custom_loop_weighs_the_classes_as_fit_does(photo_sets: tuple[Path, Path],
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Classes of unequal size (40 and 10 images) with ``--class-balance weights``: Keras fit
+    and the multi-worker loop weigh them alike, and the weights change the training."""
+    from resnet_gui.core.train import distributed
+    from resnet_gui.core.train.training import train
+
+    data = tmp_path / "unequal"
+    shutil.copytree(photo_sets[0], data)
+    for f in sorted((data / "flower").iterdir())[10:]:
+        f.unlink()
+    config = TrainConfig(str(data), weights="none", epochs=2, width=8, augment="none",
+                         strategy="one", checkpoints=False, class_balance="weights")
+    weighed = train(config)
+    assert weighed.plan.class_balance == "weights"
+    config.class_balance = "auto"  # the default: not weighted, and the log says so
+    plain = train(config)
+    assert plain.plan.class_balance == "none"
+    assert any("not weighted" in note for note in plain.plan.notes)
+    assert abs(weighed.history[0]["loss"] - plain.history[0]["loss"]) > 1e-3
+    config.class_balance = "weights"
+    monkeypatch.setattr(distributed.Cluster, "custom_loop", property(lambda self: True))
+    by_loop = train(config).history
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose([h[key] for h in by_loop],
+                                   [h[key] for h in weighed.history],
+                                   rtol=2e-4, atol=1e-6, err_msg=key)
+
+
 def test_multiworker_without_tf_config_is_one_line(tmp_path: Path) -> None:
     from resnet_gui.core.base.errors import TrainingError
     from resnet_gui.core.train.distributed import read_tf_config

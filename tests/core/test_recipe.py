@@ -1,4 +1,5 @@
-"""The recipe's automatic choices: no flips for classes that change when mirrored."""
+"""The recipe's automatic choices: no flips for classes that change when mirrored, no brightness
+jitter for classes told apart by their light, class weights for classes of unequal size."""
 
 from __future__ import annotations
 
@@ -10,8 +11,22 @@ import pytest
 
 from resnet_gui.core.base.assets import demo_data_dir
 from resnet_gui.core.base.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
-from resnet_gui.core.data.dataset import mirror_asymmetry, scan_dataset
-from resnet_gui.core.train.recipe import MIRROR_ASYMMETRY_LIMIT, auto_augment, make_plan
+from resnet_gui.core.base.errors import TrainingError
+from resnet_gui.core.data.dataset import (
+    BALANCE_RATIO,
+    IMBALANCE_RATIO,
+    class_share,
+    mirror_asymmetry,
+    scan_dataset,
+)
+from resnet_gui.core.train.recipe import (
+    LIGHT_CUE_LIMIT,
+    MIRROR_ASYMMETRY_LIMIT,
+    auto_augment,
+    choose_balance,
+    class_weights,
+    make_plan,
+)
 from tests.conftest import cli_without_tensorflow
 
 DEMO = demo_data_dir()
@@ -50,8 +65,11 @@ def test_auto_augment_leaves_flip_out_for_the_demo_digits(tiny_data: Path) -> No
     assert chosen == ALIGNED_AUGMENT and "crop" not in chosen  # centred content: mild framing
     plan = make_plan(TrainConfig(str(DEMO), weights="none"), demo, 240, lambda d: None)
     assert "flip" not in plan.augment and note in plan.notes
+    # The tiny china/flower set keeps flip; its flower crops are darker than its china ones
+    # (a light cue of 0.80), so it has no brightness jitter either.
     photos, note = auto_augment(scan_dataset(tiny_data))
-    assert photos == DEFAULT_AUGMENT and note is None
+    assert photos == ("flip", "rotate", "shift", "zoom", "contrast")
+    assert note is not None and note.startswith("no brightness jitter") and "mirrored" not in note
     # An explicit choice is the user's.
     plan = make_plan(TrainConfig(str(DEMO), weights="none", augment="flip"), demo, 240,
                      lambda d: None)
@@ -102,3 +120,99 @@ def test_a_data_folder_that_is_not_there_fails_before_tensorflow(tmp_path: Path)
         done = _train_without_tensorflow(data, tmp_path, *flags)
         assert done.returncode == 2 and needle in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1
+
+
+def _exposed_crops(root: Path, exposure: dict[str, tuple[float, float]], n: int = 14) -> Path:
+    """Two classes of real photo crops (32 px), each crop's brightness scaled by a factor drawn
+    from its class's range in ``exposure``."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    rng = np.random.default_rng(3)
+    for name, (low, high) in exposure.items():
+        img = load_sample_image(f"{name}.jpg").astype(np.float32)
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            side = int(rng.integers(120, 300))
+            y = int(rng.integers(0, img.shape[0] - side))
+            x = int(rng.integers(0, img.shape[1] - side))
+            crop = np.clip(img[y:y + side, x:x + side] * rng.uniform(low, high), 0, 255)
+            Image.fromarray(crop.astype(np.uint8)).resize((32, 32)).save(root / name / f"{i}.jpg")
+    return root
+
+
+def test_brightness_jitter_is_left_out_when_light_tells_the_classes_apart(tmp_path: Path) -> None:
+    """The rule docs/recipe.md measured: a set whose classes differ in light (one class of dark
+    things, each class keeping its own light) gets no brightness jitter, and the log says why;
+    a set whose photos vary in light within every class keeps it."""
+    dark = scan_dataset(_exposed_crops(tmp_path / "dark", {"china": (0.9, 1.1),
+                                                           "flower": (0.25, 0.3)}))
+    varied = scan_dataset(_exposed_crops(tmp_path / "varied", {"china": (0.4, 1.6),
+                                                               "flower": (0.4, 1.6)}))
+    assert dark.light_cue is not None and dark.light_cue >= LIGHT_CUE_LIMIT + 0.2
+    assert varied.light_cue is not None and varied.light_cue <= LIGHT_CUE_LIMIT - 0.2
+    chosen, note = auto_augment(dark)
+    assert chosen == tuple(a for a in DEFAULT_AUGMENT if a != "brightness")
+    assert note and "no brightness jitter" in note and "differ in light" in note
+    assert auto_augment(varied) == (DEFAULT_AUGMENT, None)
+    plan = make_plan(TrainConfig(str(tmp_path / "dark"), weights="none"), dark, 22,
+                     lambda d: None)
+    assert "brightness" not in plan.augment and note in plan.notes
+    # Asked for by name, it is the user's choice, with a warning.
+    plan = make_plan(TrainConfig(str(tmp_path / "dark"), weights="none",
+                                 augment="flip,brightness"), dark, 22, lambda d: None)
+    assert plan.augment == ("flip", "brightness")
+    assert any("differ in light" in n and n.startswith("warning") for n in plan.notes)
+    # The china crops are reddish, the flower ones not: colour is a cue too, and an explicit
+    # colour jitter is warned about by name.
+    assert dark.colour_cue is not None and dark.colour_cue >= 0.5
+    plan = make_plan(TrainConfig(str(tmp_path / "dark"), weights="none", augment="color"),
+                     dark, 22, lambda d: None)
+    assert any("differ in colour" in n for n in plan.notes)
+    assert any("the color jitter may blur" in n for n in plan.notes)
+    assert dark.to_dict()["light_cue"] == round(dark.light_cue, 3)
+
+
+def test_class_share_is_near_zero_for_chance_and_near_one_for_a_cue() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 8)
+    # Classes drawn alike differ only by chance: small shares, never near the recipe's limit.
+    chance = [class_share(rng.normal(100, 20, len(labels)), labels) for _ in range(300)]
+    assert np.percentile(chance, 95) < 0.2 and max(chance) < LIGHT_CUE_LIMIT
+    own = np.array([30.0, 100.0, 170.0])[labels] + rng.normal(0, 5, len(labels))
+    assert class_share(own, labels) > 0.9
+    assert class_share(own, np.zeros(len(labels), int)) is None  # one class: nothing to share
+    assert class_share(np.ones(len(labels)), labels) is None  # no spread at all
+
+
+def test_class_weights_make_every_class_weigh_the_same() -> None:
+    labels = np.array([0] * 60 + [1] * 20 + [2] * 6)
+    w = class_weights(labels, 4)  # class 3 has no images
+    assert w[3] == 1.0
+    totals = [w[c] * (labels == c).sum() for c in range(3)]
+    assert np.allclose(totals, totals[0])
+    assert np.isclose(np.mean(np.array(w)[labels]), 1.0)  # the loss keeps its scale
+
+
+def test_auto_class_balance_does_not_weigh_and_says_so(tiny_data: Path) -> None:
+    """The measured choice (docs/recipe.md): classes of unequal size are not weighted by
+    default, and the log says so and how to; weights are there when asked for."""
+    config = TrainConfig(str(tiny_data), weights="none")
+    assert choose_balance(config, {"a": 40, "b": 30}) == ("none", None)
+    chosen, note = choose_balance(config, {"a": 60, "b": 12, "c": 0})
+    assert chosen == "none" and note and "'a' has 60 images, 'b' 12" in note
+    assert "--class-balance weights" in note
+    assert choose_balance(config, {"a": 39, "b": 20}) == ("none", None)  # below 2:1
+    assert choose_balance(config, {"a": 40, "b": 20})[1] is not None
+    # Every class the scan warns about as far smaller gets the note.
+    assert IMBALANCE_RATIO * BALANCE_RATIO <= 1
+    config.class_balance = "weights"
+    assert choose_balance(config, {"a": 60, "b": 12}) == ("weights", None)
+    config.class_balance = "none"
+    assert choose_balance(config, {"a": 60, "b": 12}) == ("none", None)
+    config.class_balance = "sometimes"
+    with pytest.raises(TrainingError, match="sometimes"):
+        choose_balance(config, {"a": 60, "b": 12})
+    report = scan_dataset(tiny_data)
+    plan = make_plan(TrainConfig(str(tiny_data), weights="none"), report, 10, lambda d: None)
+    assert plan.class_balance == "none"  # six and six

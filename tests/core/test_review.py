@@ -118,3 +118,63 @@ def test_the_clusters_order_spreads_picks_by_cluster_size_and_labels(
     assert np.bincount(which[order[:12]], minlength=3).tolist() == [7, 1, 4]
     margin, _ = review_order(probs, feats, labelled, method="margin-novel")
     assert (which[margin[:12]] == 0).sum() <= 1
+
+
+def test_the_balanced_order_spreads_its_picks_over_the_predicted_classes() -> None:
+    """The case of issue 38: a start model good on one class and torn between two others.
+    The app's order (uncertainty first) pulls nearly every pick into the confused pair; the
+    "balanced" order serves the predicted class with the fewest labels and picks so far, so the
+    classes even out."""
+    rng = np.random.default_rng(4)
+    centres = np.eye(16)[:3] * 5
+    feats, which = _clusters(rng, centres, [80, 80, 80], 0.6)
+    probs = np.empty((len(feats), 3))
+    probs[which == 0] = [0.55, 0.4, 0.05]  # classes 0 and 1 confused with each other
+    probs[which == 1] = [0.4, 0.55, 0.05]
+    probs[which == 2] = [0.03, 0.02, 0.95]  # class 2 known
+    labelled, _ = _clusters(rng, centres, [4, 4, 4], 0.6)
+    app, _ = review_order(probs, feats, labelled)
+    assert np.bincount(which[app[:24]], minlength=3)[2] <= 2
+    balanced, _ = review_order(probs, feats, labelled, labelled_classes=np.repeat([0, 1, 2], 4),
+                               method="balanced")
+    assert np.bincount(which[balanced[:24]], minlength=3).tolist() == [8, 8, 8]
+    # Labels already lopsided (none of class 0, two each of 1 and 2): the first two picks go
+    # to class 0, which has fewest.
+    balanced, _ = review_order(probs, feats, labelled[4:8],
+                               labelled_classes=np.array([1, 1, 2, 2]), method="balanced")
+    assert which[balanced[:2]].tolist() == [0, 0]
+    assert np.bincount(which[balanced[2:5]], minlength=3).tolist() == [1, 1, 1]  # then in turn
+
+
+def test_review_counts_the_labelled_images_by_class_folder(
+    tiny_model: Path, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The labelled images reach the order with their classes (the "balanced" order evens the
+    classes out against them): each counts for its class folder, also from a subfolder of it
+    (as the scan reads it)."""
+    from resnet_gui.core.use import review as review_module
+    from resnet_gui.core.use.inference import Classifier
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    nested = data / "flower" / "2019"
+    nested.mkdir()
+    for f in sorted((data / "flower").glob("*.jpg"))[:2]:
+        f.rename(nested / f.name)
+    (data / "stranger").mkdir()  # a class the model does not know
+    shutil.copy(sorted((data / "china").glob("*.jpg"))[0], data / "stranger" / "x.jpg")
+    seen: dict[str, np.ndarray] = {}
+    real = review_module.review_order
+
+    def spy(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+        seen["classes"] = kwargs["labelled_classes"]  # type: ignore[assignment]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(review_module, "review_order", spy)
+    clf = Classifier.load(tiny_model)
+    items, errors = review_module.review(clf, [tiny_data / "china"], labelled=[data])
+    assert len(items) == 6 and not errors
+    names = clf.class_names
+    counts = {names[c] if c >= 0 else "?": int(n)
+              for c, n in zip(*np.unique(seen["classes"], return_counts=True), strict=True)}
+    assert counts == {"china": 6, "flower": 6, "?": 1}

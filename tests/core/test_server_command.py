@@ -16,7 +16,7 @@ SETTINGS = [
     {},
     {"arch": "resnet34", "weights": "none", "image_size": 64, "epochs": 30, "batch_size": 64,
      "learning_rate": 0.003, "val_split": 0.1, "augment": "flip,crop", "seed": 7, "width": 48,
-     "stem_stride": 2, "patience": 4, "strategy": "mirrored"},
+     "stem_stride": 2, "patience": 4, "strategy": "mirrored", "class_balance": "none"},
     {"arch": "resnet50", "weights": "/w/my weights.h5", "freeze_base": True,
      "fine_tune_blocks": 3, "augment": "none"},
     {"weights": "imagenet", "freeze_base": False, "val_dir": "/data/val dir"},

@@ -23,7 +23,15 @@ AUGMENTATIONS = ("flip", "crop", "rotate", "shift", "zoom", "shear", "brightness
 #: turns, shifts and zooms) and other light (brightness, contrast), never other hues. Chosen on
 #: 6 kinds of real images over 3 seeds (docs/recipe.md, "Choosing the augmentation"): wide crops
 #: and saturation jitter lost up to 5 points where scale or colour tells the classes apart.
+#: ``recipe.auto_augment`` leaves brightness out where the classes differ in light.
 DEFAULT_AUGMENT = ("flip", "rotate", "shift", "zoom", "brightness", "contrast")
+
+#: What "auto" augmentation does, in words (the CLI's help and the app's tooltip say it).
+AUTO_AUGMENT_SUMMARY = (
+    "for photos, flips, small turns, shifts and zooms, and brightness and contrast changes; no "
+    "flips for classes that change when mirrored (digits, letters, signs), and no brightness "
+    "changes for classes told apart by their light (one class of dark things, say)"
+)
 
 #: What ``augment="auto"`` uses when the classes change when mirrored (digits, letters, signs:
 #: see ``recipe.auto_augment``): such content is drawn centred and upright, so no flip and only
@@ -36,6 +44,12 @@ STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
 #: The words that mean "let the recipe choose the augmentation".
 AUTO_AUGMENT = ("auto", "default")
+
+#: How training compensates for classes of unequal size (``--class-balance``): ``auto`` (the
+#: recipe decides: ``core.train.recipe.choose_balance``; measured, it does not weigh), ``none``,
+#: or ``weights`` (each image's loss weighted by N / (K * n_c), so every class weighs the same
+#: in total).
+CLASS_BALANCES = ("auto", "none", "weights")
 
 
 def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -77,6 +91,8 @@ class TrainConfig:
     freeze_base: bool | None = None
     fine_tune_blocks: int = 0
     augment: str | tuple[str, ...] | None = "auto"
+    #: One of CLASS_BALANCES.
+    class_balance: str = "auto"
     seed: int = 42
     width: int | None = None
     #: ResNet-18/34 from scratch: the stem's down-sampling, 1, 2 or 4 (None: from the size).
@@ -129,7 +145,8 @@ TRAIN_FLAGS: dict[str, str] = {
     "strategy": "--strategy", "learning_rate": "--learning-rate",
     "stem_stride": "--stem-stride", "val_split": "--val-split", "val_dir": "--val-dir",
     "freeze_base": "--freeze-base", "fine_tune_blocks": "--fine-tune-layers",
-    "augment": "--augment", "seed": "--seed", "feature_views": "--feature-views",
+    "augment": "--augment", "class_balance": "--class-balance",
+    "seed": "--seed", "feature_views": "--feature-views",
     "width": "--width", "init": "--init", "resume": "--resume",
 }
 
@@ -157,6 +174,8 @@ class TrainPlan:
     label_smoothing: float
     #: Early stopping's patience in epochs (0: a fixed number of epochs); see core.train.schedule.
     patience: int = 0
+    #: "weights" (the loss weighted per class: ``class_weights``) or "none".
+    class_balance: str = "none"
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageStat
 
 from resnet_gui.core.base.errors import DatasetError, ImageError, Stopped
 from resnet_gui.core.data.images import (
@@ -29,6 +29,13 @@ from resnet_gui.core.data.images import (
 
 #: A class with fewer than this fraction of the largest class's images gets a warning.
 IMBALANCE_RATIO = 0.25
+
+#: Classes count as of unequal size when the largest has at least this many times the images of
+#: the smallest: the recipe's log then says what it does about it (``recipe.choose_balance``:
+#: by default nothing, since weighing the classes lost on average: docs/recipe.md, "Classes of
+#: unequal size"). Every class the scan warns about as far smaller (:data:`IMBALANCE_RATIO`)
+#: is such (a test keeps IMBALANCE_RATIO * BALANCE_RATIO <= 1).
+BALANCE_RATIO = 2.0
 
 #: A class with this many images or fewer is "few" (:func:`is_few`): the scan warns, since a
 #: model learns its look from too few photos and does worse on new ones, and the recipe's
@@ -85,6 +92,11 @@ class DatasetReport:
     seconds: float = 0.0
     #: How much the classes change when mirrored (see :func:`mirror_asymmetry`); None: unknown.
     mirror_asymmetry: float | None = None
+    #: The share of the images' brightness that their class explains (see :func:`class_share`
+    #: and :func:`light_and_colour_cues`); None: unknown.
+    light_cue: float | None = None
+    #: The same for their colour (the larger of two colour-opponent axes); None: unknown.
+    colour_cue: float | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -125,15 +137,19 @@ class DatasetReport:
             "unusable": [asdict(u) for u in self.unusable],
             "skipped": self.skipped,
             "warnings": self.warnings,
-            "mirror_asymmetry": (
-                None if self.mirror_asymmetry is None else round(self.mirror_asymmetry, 3)
-            ),
+            "mirror_asymmetry": _rounded(self.mirror_asymmetry),
+            "light_cue": _rounded(self.light_cue),
+            "colour_cue": _rounded(self.colour_cue),
             "seconds": round(self.seconds, 3),
         }
 
     def to_json(self) -> str:
         """The :meth:`to_dict` summary as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _list_files(folder: Path) -> list[Path]:
@@ -149,8 +165,9 @@ def _list_files(folder: Path) -> list[Path]:
 SCAN_DRAFT = 64
 
 
-def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]:
-    """Decode one file fully; return (width, height, sha1 of the bytes, grey thumbnail).
+def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray, np.ndarray]:
+    """Decode one file fully; return (width, height, sha1 of the bytes, grey thumbnail, mean
+    colour as R, G, B in 0-255).
 
     Raises:
         ImageError: the file cannot be used.
@@ -162,8 +179,9 @@ def _check_file(path: Path, max_pixels: int) -> tuple[int, int, str, np.ndarray]
     # Every byte is decoded (a truncated file fails), a large JPEG at a reduced scale.
     img = open_image(data, max_pixels=max_pixels, name=str(path), draft=SCAN_DRAFT)
     thumb = img.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
+    colour = np.asarray(ImageStat.Stat(img.convert("RGB")).mean, np.float32)
     width, height = img.info.get("source_size", img.size)
-    return width, height, hashlib.sha1(data).hexdigest(), np.asarray(thumb)
+    return width, height, hashlib.sha1(data).hexdigest(), np.asarray(thumb), colour
 
 
 def mirror_asymmetry(thumbs: np.ndarray, labels: np.ndarray) -> float | None:
@@ -203,6 +221,57 @@ def mirror_asymmetry(thumbs: np.ndarray, labels: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(asym) / (raw - floor)))
 
 
+def class_share(values: np.ndarray, labels: np.ndarray) -> float | None:
+    """How much of the spread of one number per image (its brightness, say) its class explains:
+    omega squared of a one-way analysis of variance, (SSb - (k-1) MSw) / (SSt + MSw), clipped
+    to 0-1. Unlike the plain share SSb / SSt it does not credit the classes with the difference
+    that small samples show by chance: 0 when the classes do not differ in it, near 1 when every
+    class has its own value and keeps to it.
+
+    Returns:
+        The share, or None with fewer than two classes of two images or no spread at all.
+    """
+    v = np.asarray(values, np.float64)
+    groups = [v[labels == c] for c in np.unique(labels)]
+    groups = [g for g in groups if len(g) >= 2]
+    if len(groups) < 2:
+        return None
+    v = np.concatenate(groups)
+    k, n = len(groups), len(v)
+    ss_between = sum(len(g) * (g.mean() - v.mean()) ** 2 for g in groups)
+    ss_within = sum(((g - g.mean()) ** 2).sum() for g in groups)
+    ms_within = ss_within / (n - k)
+    if ss_between + ss_within <= 0:
+        return None
+    share = (ss_between - (k - 1) * ms_within) / (ss_between + ss_within + ms_within)
+    return float(min(1.0, max(0.0, share)))
+
+
+def light_and_colour_cues(colours: np.ndarray,
+                          labels: np.ndarray) -> tuple[float | None, float | None]:
+    """Whether the classes differ in light and in colour. The recipe leaves brightness jitter
+    out when light is a class cue (``recipe.auto_augment``; docs/recipe.md, "Light").
+
+    Args:
+        colours: (N, 3) each image's mean colour, R, G, B in 0-255.
+        labels: (N,) each image's class index.
+
+    Returns:
+        (light cue, colour cue): :func:`class_share` of each image's mean brightness (ITU-R 601
+        luma of its mean colour), and the larger one of its mean colour's two opponent axes
+        (red-green, yellow-blue, over R+G+B: the hue, not the light); None where unknown (grey
+        images have no colour cue).
+    """
+    rgb = np.asarray(colours, np.float64).reshape(-1, 3)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    total = np.maximum(rgb.sum(axis=1), 1.0)  # chromaticity: the hue, whatever the light
+    red_green = (rgb[:, 0] - rgb[:, 1]) / total
+    yellow_blue = ((rgb[:, 0] + rgb[:, 1]) / 2 - rgb[:, 2]) / total
+    shares = [class_share(a, labels) for a in (red_green, yellow_blue)]
+    known = [x for x in shares if x is not None]
+    return class_share(luma, labels), (max(known) if known else None)
+
+
 def scan_dataset(
     root: str | os.PathLike[str],
     *,
@@ -236,7 +305,8 @@ def scan_dataset(
     root_path = Path(root).expanduser()
     class_names = _class_names(root_path, classes)
     jobs, skipped = _list_jobs(root_path, class_names)
-    records, thumbs, unusable = _check_files(jobs, max_pixels, workers, progress, should_stop)
+    records, thumbs, colours, unusable = _check_files(jobs, max_pixels, workers, progress,
+                                                      should_stop)
 
     from resnet_gui.core.data.duplicates import perceptual_hashes
 
@@ -249,6 +319,8 @@ def scan_dataset(
             f"no usable images in {root_path}"
             + (f" ({len(unusable)} files could not be read)" if unusable else "")
         )
+    labels = np.array([r.label for r in images], dtype=np.int32)
+    light, colour = light_and_colour_cues(colours[usable], labels)
     report = DatasetReport(
         root=str(root_path),
         classes=class_names,
@@ -256,8 +328,9 @@ def scan_dataset(
         unusable=sorted(unusable, key=lambda u: u.path),
         skipped=sorted(skipped),
         seconds=time.perf_counter() - start,
-        mirror_asymmetry=mirror_asymmetry(
-            thumbs[usable], np.array([r.label for r in images], dtype=np.int32)),
+        mirror_asymmetry=mirror_asymmetry(thumbs[usable], labels),
+        light_cue=light,
+        colour_cue=colour,
     )
     loose = [p for p in root_path.iterdir() if p.is_file() and has_image_extension(p)]
     report.warnings = _warnings(report, loose)
@@ -338,22 +411,23 @@ def _list_jobs(root_path: Path, class_names: list[str]) -> tuple[list[tuple[Path
 def _check_files(
     jobs: list[tuple[Path, int]], max_pixels: int, workers: int | None,
     progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
-) -> tuple[list[ImageRecord | None], np.ndarray, list[UnusableFile]]:
-    """Check every file in parallel threads: a record (None for a file that failed) and a
-    small grey thumbnail per job, and the files that cannot be used.
+) -> tuple[list[ImageRecord | None], np.ndarray, np.ndarray, list[UnusableFile]]:
+    """Check every file in parallel threads: a record (None for a file that failed), a small
+    grey thumbnail and the mean colour per job, and the files that cannot be used.
 
     Raises:
         Stopped: ``should_stop`` returned True.
     """
     records: list[ImageRecord | None] = [None] * len(jobs)
     thumbs = np.zeros((len(jobs), THUMB_SIDE, THUMB_SIDE), np.int16)
+    colours = np.zeros((len(jobs), 3), np.float32)
     unusable: list[UnusableFile] = []
     n_workers = workers or max(2, os.cpu_count() or 2)
 
     def check(i: int) -> None:
         path, label = jobs[i]
         try:
-            w, h, digest, thumbs[i] = _check_file(path, max_pixels)
+            w, h, digest, thumbs[i], colours[i] = _check_file(path, max_pixels)
             records[i] = ImageRecord(str(path), label, w, h, digest)
         except ImageError as err:
             unusable.append(UnusableFile(str(path), err.reason, err.detail))
@@ -367,7 +441,7 @@ def _check_files(
             list(pool.map(check, range(begin, min(begin + wave, len(jobs)))))
             if progress is not None:
                 progress(min(begin + wave, len(jobs)), len(jobs))
-    return records, thumbs, unusable
+    return records, thumbs, colours, unusable
 
 
 def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
@@ -381,7 +455,8 @@ def _warnings(report: DatasetReport, loose: list[Path]) -> list[str]:
         elif n < IMBALANCE_RATIO * largest:
             out.append(
                 f"class '{name}' has {n} images, far fewer than the largest class ({largest}): "
-                "its accuracy will suffer"
+                "expect lower accuracy on it; more photos of it help most (weighing it more in "
+                "training, --class-balance weights, lost on average where measured)"
             )
         elif is_few(n):
             out.append(f"class '{name}' has only {n} images: expect lower accuracy on new "

@@ -297,11 +297,15 @@ class DistributedRunner(Runner):
         tf = _tf()
         model, strategy = self.model, self.strategy
         loss, optimizer = model.loss, model.optimizer
+        weights = (None if self.class_weights is None
+                   else tf.constant(self.class_weights, tf.float32))
 
         def replica(x: Any, y: Any, n: Any, wanted: Any) -> Any:
             with tf.GradientTape() as tape:
                 p = tf.cast(model(x, training=True), tf.float32)
                 per_image = loss.call(y, p)  # the compiled loss, before its batch mean
+                if weights is not None:  # as Keras fit's class_weight: by the true class
+                    per_image *= tf.gather(weights, tf.argmax(y, axis=-1))
                 # / the global batch: its true size, also for a last batch that is short
                 value = tf.nn.compute_average_loss(per_image, global_batch_size=n)
                 if model.losses:

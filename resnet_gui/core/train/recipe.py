@@ -8,9 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from resnet_gui.core.base.config import (
     ALIGNED_AUGMENT,
     AUTO_AUGMENT,
+    CLASS_BALANCES,
     DEFAULT_AUGMENT,
     OnLog,
     TrainConfig,
@@ -18,7 +21,7 @@ from resnet_gui.core.base.config import (
     parse_augment,
 )
 from resnet_gui.core.base.errors import TrainingError, WeightsUnavailableError
-from resnet_gui.core.data.dataset import DatasetReport, is_few
+from resnet_gui.core.data.dataset import BALANCE_RATIO, DatasetReport, is_few
 from resnet_gui.core.model.archs import STEM_STRIDES, get_arch, stem_stride_for
 from resnet_gui.core.model.weights import resolve_weights
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
@@ -28,17 +31,90 @@ from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 #: crops, textures and faces.
 MIRROR_ASYMMETRY_LIMIT = 0.5
 
+#: At or above this light cue (``dataset.light_and_colour_cues``: the share of the images'
+#: brightness that their class explains) light tells the classes apart, and brightness jitter
+#: (+/-20 % of the range) would blur it. Measured 0.02-0.26 where classes vary in light or hardly
+#: differ in it, 0.68-0.70 where each class keeps its own light (docs/recipe.md, "Light").
+LIGHT_CUE_LIMIT = 0.5
+
+#: At or above this colour cue an explicit ``color`` jitter gets a warning in the log.
+COLOUR_CUE_LIMIT = 0.5
+
 
 def auto_augment(report: DatasetReport) -> tuple[tuple[str, ...], str | None]:
-    """The augmentations "auto" picks for this data, and a note when flip was left out."""
+    """The augmentations "auto" picks for this data, and a note when one was left out: flip
+    for classes that change when mirrored, brightness for classes that differ in light."""
+    chosen, notes = DEFAULT_AUGMENT, list[str]()
     asym = report.mirror_asymmetry
     if asym is not None and asym >= MIRROR_ASYMMETRY_LIMIT:
-        return (
-            ALIGNED_AUGMENT,
-            f"no flip: these classes change when mirrored, like drawn, centred "
-            f"content (mirror asymmetry {asym:.2f}; digits, letters and signs do)",
-        )
-    return DEFAULT_AUGMENT, None
+        chosen = ALIGNED_AUGMENT
+        notes.append(f"no flip: these classes change when mirrored, like drawn, centred "
+                     f"content (mirror asymmetry {asym:.2f}; digits, letters and signs do)")
+    light = report.light_cue
+    if light is not None and light >= LIGHT_CUE_LIMIT and "brightness" in chosen:
+        chosen = tuple(a for a in chosen if a != "brightness")
+        notes.append(f"no brightness jitter: the classes differ in light (their class explains "
+                     f"{light:.0%} of the images' brightness), a cue it would blur")
+    return chosen, "; ".join(notes) or None
+
+
+def photometric_warnings(report: DatasetReport, augment: tuple[str, ...]) -> list[str]:
+    """Warnings for an explicit list that jitters a property which tells these classes apart."""
+    out: list[str] = []
+    light, colour = report.light_cue, report.colour_cue
+    jitters_light = [a for a in ("brightness", "color") if a in augment]
+    if jitters_light and light is not None and light >= LIGHT_CUE_LIMIT:
+        out.append(f"warning: the classes differ in light (their class explains {light:.0%} of "
+                   f"the images' brightness); the {' and '.join(jitters_light)} jitter may blur "
+                   "that cue")
+    if "color" in augment and colour is not None and colour >= COLOUR_CUE_LIMIT:
+        out.append(f"warning: the classes differ in colour (their class explains {colour:.0%} "
+                   "of the images' mean colour); colour jitter may blur that cue")
+    return out
+
+
+def choose_balance(config: TrainConfig, counts: dict[str, int]) -> tuple[str, str | None]:
+    """"weights" or "none" for ``config.class_balance`` on classes of these sizes, and a note
+    saying why when the recipe chose for classes of unequal size. "auto" is "none": class
+    weights were measured against no weights on 3:1 and 10:1 versions of two sets over 5 seeds
+    and lost on average, in balanced accuracy too (docs/recipe.md, "Classes of unequal size").
+
+    Raises:
+        TrainingError: an unknown setting (as :func:`check_settings`).
+    """
+    check_settings(config)
+    asked = (config.class_balance or "auto").strip().lower()
+    if asked != "auto":
+        return asked, None
+    sizes = {name: n for name, n in counts.items() if n > 0}
+    if len(sizes) < 2:
+        return "none", None
+    small, large = min(sizes, key=sizes.__getitem__), max(sizes, key=sizes.__getitem__)
+    ratio = sizes[large] / sizes[small]
+    if ratio < BALANCE_RATIO:
+        return "none", None
+    return "none", (f"classes of unequal size ('{large}' has {sizes[large]} images, '{small}' "
+                    f"{sizes[small]}): not weighted (class weights lost on average where "
+                    "measured: docs/recipe.md); more photos of the small classes help most, "
+                    "--class-balance weights weighs them")
+
+
+#: No class's loss weight exceeds this (a class of 3 images beside one of 500 would otherwise
+#: weigh 80 a photo: a few photos then make the steps; measured up to 10:1, where the largest
+#: weight is 1.8 with four classes and 5.5 with two).
+MAX_CLASS_WEIGHT = 10.0
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> list[float]:
+    """Each class's loss weight N / (K * n_c) for ``labels`` (N images, K classes with images),
+    at most :data:`MAX_CLASS_WEIGHT`: every class then weighs the same in total, and the mean
+    weight over the images is 1, so the loss keeps its scale. A class without images gets 1 (it
+    is never looked up)."""
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
+    present = int((counts > 0).sum())
+    total = float(counts.sum())
+    return [min(MAX_CLASS_WEIGHT, total / (present * n)) if n else 1.0
+            for n in counts.tolist()]
 
 
 def _round16(x: float) -> int:
@@ -66,6 +142,9 @@ def check_settings(config: TrainConfig) -> None:
          f"patience must be 0 (off) or more epochs, got {config.patience}"),
         (config.learning_rate is not None and config.learning_rate < 0,
          f"learning rate must be positive, got {config.learning_rate}"),
+        ((config.class_balance or "auto").strip().lower() not in CLASS_BALANCES,
+         f"--class-balance must be one of {', '.join(CLASS_BALANCES)}, "
+         f"got {config.class_balance!r}"),
         (config.fine_tune_blocks > 0 and (config.weights or "").lower() == "none",
          "fine-tuning the top blocks needs pretrained weights (--weights imagenet or PATH); "
          "a model from scratch trains all its layers anyway"),
@@ -164,6 +243,9 @@ def make_plan(
         notes.extend([note] if note else [])
     else:
         augment = parse_augment(config.augment)
+        notes.extend(photometric_warnings(report, augment))
+    balance, note = choose_balance(config, report.counts)
+    notes.extend([note] if note else [])
     dropout = config.dropout if config.dropout is not None else (0.2 if pretrained else 0.0)
     return TrainPlan(
         arch=choice.arch, weights=choice.weights, image_size=size, epochs=epochs,
@@ -173,7 +255,7 @@ def make_plan(
         augment=augment, width=int(config.width or (32 if num_train < 3000 else 64)),
         stem_stride=stem, dropout=float(dropout), bn_momentum=0.9,
         weight_decay=float(config.weight_decay), label_smoothing=float(config.label_smoothing),
-        patience=patience, notes=notes,
+        patience=patience, class_balance=balance, notes=notes,
     )
 
 

@@ -65,11 +65,14 @@ class Runner:
         on_batch: OnBatch, on_epoch: OnEpoch, log: OnLog, stop: ShouldStop,
         checkpoint: Checkpoint | None = None, checkpoint_state: dict | None = None,
         resume: dict | None = None, strategy: Any = None,
+        class_weights: list[float] | None = None,
     ) -> None:
         self.keras = keras_module()
         self.strategy = strategy  # a tf.distribute strategy: the optimizer is made in its scope
         self.model, self.backbone, self.plan = model, backbone, plan
         self.steps, self.has_val = steps, has_val
+        #: Each class's loss weight (``class_weights``), or None: every image weighs 1.
+        self.class_weights = class_weights
         self.on_batch, self.on_epoch, self.log, self.stop = on_batch, on_epoch, log, stop
         self.history: list[dict] = []
         self.best: dict | None = None
@@ -276,6 +279,8 @@ class Runner:
             self.model.fit(
                 train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                 verbose=0, shuffle=False, callbacks=[Progress()],
+                class_weight=(None if self.class_weights is None
+                              else dict(enumerate(self.class_weights))),
             )
         except Stopped:
             self.stopped = True

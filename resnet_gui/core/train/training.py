@@ -22,7 +22,7 @@ from resnet_gui.core.base.errors import STOPPED_BEFORE_TRAINING, Stopped, Traini
 from resnet_gui.core.data.dataset import DatasetReport, require_folder, scan_dataset
 from resnet_gui.core.data.split import stratified_split
 from resnet_gui.core.model.archs import get_arch
-from resnet_gui.core.train.recipe import check_settings, make_plan
+from resnet_gui.core.train.recipe import check_settings, class_weights, make_plan
 from resnet_gui.core.train.result import TrainResult
 from resnet_gui.core.train.runner import Runner, build_for_plan
 
@@ -146,7 +146,9 @@ def _open_run(run: _Run) -> None:
     if cluster.workers > 1:  # the chief's checkpoint decides for every worker
         run.resume = cluster.broadcast_json(run.resume)
     if run.resume is not None:  # the interrupted run's settings, whatever was given now
-        run.config = TrainConfig.from_dict({**run.resume["config"], "resume": True,
+        # (a checkpoint from before class weights existed trained without them)
+        run.config = TrainConfig.from_dict({"class_balance": "none", **run.resume["config"],
+                                            "resume": True,
                                             "run_out": config.run_out,
                                             "strategy": config.strategy,
                                             "data_dir": config.data_dir})
@@ -351,6 +353,9 @@ def _fit(run: _Run, model: Any, backbone: Any, data: _Data, on_batch: OnBatch,
     """Keras ``fit`` phase by phase (the multi-worker loop under that strategy)."""
     steps = max(1, math.ceil(run.num_train / run.plan.batch_size))
     kwargs: dict[str, Any] = dict(
+        class_weights=(class_weights(np.array([r.label for r in run.train_recs]),
+                                     len(run.classes))
+                       if run.plan.class_balance == "weights" else None),
         on_batch=on_batch, on_epoch=on_epoch, log=run.log, stop=run.stop,
         checkpoint=run.checkpoint, resume=run.resume,
         checkpoint_state={"config": run.config.to_dict(), "fingerprint": run.data_print},

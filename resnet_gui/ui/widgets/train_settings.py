@@ -20,17 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resnet_gui.core.base.config import AUGMENTATIONS, DEFAULT_AUGMENT
+from resnet_gui.core.base.config import AUGMENTATIONS, AUTO_AUGMENT_SUMMARY, DEFAULT_AUGMENT
 from resnet_gui.core.data.dataset import FEW_IMAGES
 from resnet_gui.core.model.archs import ARCHITECTURES, get_arch
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 from resnet_gui.ui.file_filters import KERAS_FILTER
 
-AUTO_AUGMENT_TIP = (
-    "Let the recipe choose: for photos, flips, small rotations, shifts and zooms, and "
-    "brightness and contrast changes; for classes that change when mirrored (digits, letters, "
-    "signs), the same without flips and brightness"
-)
+AUTO_AUGMENT_TIP = "Let the recipe choose: " + AUTO_AUGMENT_SUMMARY
 
 EPOCHS_TIP = (
     "Auto: up to 20-60 epochs (about 600 steps) from scratch; training winds down and stops "
