@@ -182,9 +182,10 @@ def main() -> None:
         print("\nmean ± standard error over seeds (held-out accuracy); app - random in points")
         for (name, start), runs in rows.items():
             cells = [f"{m} {mean_se([r[m] for r in runs])}" for m in names]
-            diff = mean_se([100 * (r["app"] - r["random"]) for r in runs], digits=1)
-            print(f"{name:9} {start:>5}/class " + " ".join(cells) + f"  app-random {diff}",
-                  flush=True)
+            for m in (m for m in methods if m != "random" and "random" in methods):
+                diff = mean_se([100 * (r[m] - r["random"]) for r in runs], digits=1)
+                cells.append(f"{m}-random {diff}")
+            print(f"{name:9} {start:>5}/class " + " ".join(cells), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
