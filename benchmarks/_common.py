@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -44,6 +45,15 @@ def write_photo_classes(root: Path, per_class: int, size: int, seed: int = 0,
             crop = Image.fromarray(img[y : y + s, x : x + s]).resize((size, size))
             crop.save(folder / f"{name}_{i:04d}.jpg", quality=90)
     return root
+
+
+def read_rows(path: Path, key: tuple[str, ...]) -> dict[tuple, dict]:
+    """A benchmark's JSON-lines results (one run a line) by the values of ``key``; a later line
+    for the same run replaces an earlier one. Empty when the file is not there yet."""
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {tuple(r[k] for k in key): r for r in rows}
 
 
 def mean_se(values: list[float], digits: int = 3) -> str:

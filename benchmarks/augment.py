@@ -38,7 +38,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _common import mean_se  # noqa: E402
+from _common import mean_se, read_rows  # noqa: E402
 from recipe import SETS as RECIPE_SETS  # noqa: E402
 from recipe import _crops, _photos, _save, evaluate, run  # noqa: E402
 
@@ -159,11 +159,8 @@ SETS = {
 }
 
 
-def _done(results: Path) -> dict[tuple[str, str, int], dict]:
-    if not results.exists():
-        return {}
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return {(r["set"], r["arm"], r["seed"]): r for r in rows}
+def _done(results: Path) -> dict[tuple, dict]:
+    return read_rows(results, ("set", "arm", "seed"))
 
 
 def auto_choice(data: Path) -> str:

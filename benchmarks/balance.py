@@ -31,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _common import mean_se  # noqa: E402
+from _common import mean_se, read_rows  # noqa: E402
 from recipe import _crops, _photos, _save, run  # noqa: E402
 
 #: Training images of each class in the first half of the classes.
@@ -97,10 +97,7 @@ def recalls(model: Path, test: Path, shares: np.ndarray | None = None) -> np.nda
 
 
 def _done(results: Path) -> dict[tuple, dict]:
-    if not results.exists():
-        return {}
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return {(r["set"], r["ratio"], r["arm"], r["seed"]): r for r in rows}
+    return read_rows(results, ("set", "ratio", "arm", "seed"))
 
 
 def table(rows: dict[tuple, dict]) -> str:

@@ -12,13 +12,8 @@ import pytest
 from resnet_gui.core.base.assets import demo_data_dir
 from resnet_gui.core.base.config import ALIGNED_AUGMENT, DEFAULT_AUGMENT, TrainConfig
 from resnet_gui.core.base.errors import TrainingError
-from resnet_gui.core.data.dataset import (
-    BALANCE_RATIO,
-    IMBALANCE_RATIO,
-    class_share,
-    mirror_asymmetry,
-    scan_dataset,
-)
+from resnet_gui.core.data.cues import class_share, mirror_asymmetry
+from resnet_gui.core.data.dataset import BALANCE_RATIO, IMBALANCE_RATIO, scan_dataset
 from resnet_gui.core.train.recipe import (
     LIGHT_CUE_LIMIT,
     MIRROR_ASYMMETRY_LIMIT,

@@ -26,12 +26,12 @@ from resnet_gui.core.model.archs import STEM_STRIDES, get_arch, stem_stride_for
 from resnet_gui.core.model.weights import resolve_weights
 from resnet_gui.core.train.schedule import DEFAULT_PATIENCE
 
-#: At or above this mirror asymmetry (see ``dataset.mirror_asymmetry``) a mirrored image looks
+#: At or above this mirror asymmetry (see ``cues.mirror_asymmetry``) a mirrored image looks
 #: like another class: measured 0.89-0.98 on handwritten digits and arrows, 0.0-0.30 on photo
 #: crops, textures and faces.
 MIRROR_ASYMMETRY_LIMIT = 0.5
 
-#: At or above this light cue (``dataset.light_and_colour_cues``: the share of the images'
+#: At or above this light cue (``cues.light_and_colour_cues``: the share of the images'
 #: brightness that their class explains) light tells the classes apart, and brightness jitter
 #: (+/-20 % of the range) would blur it. Measured 0.02-0.26 where classes vary in light or hardly
 #: differ in it, 0.68-0.70 where each class keeps its own light (docs/recipe.md, "Light").
